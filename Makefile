@@ -1,0 +1,66 @@
+# ragmtl: two commands do everything on a fresh machine.
+#   make book   create .venv if missing, install, execute every notebook, build the HTML book
+#   make test   unit tests + every notebook re-executed under nbval + book build, warnings as errors
+# RAGMTL_DATA is taken from the environment (CI: ../shared/data); without it the data go to
+# ~/.cache/ragmtl/data and are downloaded on a miss.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Embeddings are cached per checkout, so a fresh clone (CI) starts with an empty cache.
+export RAGMTL_CACHE ?= $(CURDIR)/.cache/ragmtl
+export PYTHONHASHSEED := 0
+export TOKENIZERS_PARALLELISM := false
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MPLBACKEND := Agg
+
+NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/_build/*' -not -path '*/.ipynb_checkpoints/*' | sort)
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
+
+.PHONY: book test install unit notebooks html html-strict refresh costs clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$$(grep -E '^torch==' requirements.txt)"
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job: execute every notebook and build the HTML book into _build/html.
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --path-output . --config _config.yml --toc _toc.yml
+	@echo "Book written to $(CURDIR)/_build/html/index.html"
+
+# Everything CI checks.
+test: unit notebooks html-strict
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(NBVAL) $(NOTEBOOKS)
+
+# Build from the stored notebook outputs (no execution), warnings as errors.
+html-strict: $(STAMP)
+	rm -rf _build/html _build/jupyter_execute
+	sed -e 's/^\(  *execute_notebooks:\).*/\1 "off"/' _config.yml > _build_config_stored.yml
+	$(BIN)/jupyter-book build . --path-output . --config _build_config_stored.yml --toc _toc.yml -W -n --keep-going; \
+	  status=$$?; rm -f _build_config_stored.yml; exit $$status
+
+# Re-execute every notebook in place (Restart & Run All) to refresh the stored outputs.
+refresh: $(STAMP)
+	for nb in $(NOTEBOOKS); do \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 $$nb || exit 1; \
+	done
+
+# Wall time and peak memory of every notebook -> benchmarks/results/notebook_costs.json
+costs: $(STAMP)
+	$(BIN)/python benchmarks/notebook_costs.py $(NOTEBOOKS)
+
+clean:
+	rm -rf _build .cache

@@ -1,0 +1,86 @@
+"""Small helpers every chapter uses: seeding, device choice, a timer and progress bars."""
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+import numpy as np
+
+__all__ = ["seed_everything", "get_device", "cpu_has_bf16", "Timer", "progress"]
+
+T = TypeVar("T")
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and torch; with ``deterministic``, ask torch for deterministic kernels.
+
+    On a CPU with a fixed thread count this makes training runs repeat exactly on one machine.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    import torch
+
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def get_device(prefer: str = "auto"):
+    """Return a ``torch.device``: ``"auto"`` picks CUDA when present, else the CPU.
+
+    ``prefer`` may also be ``"cpu"`` or ``"cuda"``; asking for CUDA without one is an error.
+    """
+    import torch
+
+    if prefer == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if prefer == "cpu":
+        return torch.device("cpu")
+    if prefer == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("device 'cuda' was asked for but torch sees no CUDA device")
+        return torch.device("cuda")
+    raise ValueError(f"unknown device {prefer!r}; expected 'auto', 'cpu' or 'cuda'")
+
+
+def cpu_has_bf16() -> bool:
+    """True when this CPU does bfloat16 arithmetic natively (AVX512-BF16 or AMX), so that
+    ``torch.autocast("cpu", dtype=torch.bfloat16)`` is faster rather than slower."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+class Timer:
+    """Wall-clock timer: ``with Timer() as t: ...`` then ``t.elapsed`` (seconds)."""
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.elapsed: float = 0.0
+
+    def __enter__(self) -> "Timer":
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.elapsed = time.perf_counter() - self.start
+
+
+def progress(iterable: Iterable[T], total: int | None = None, desc: str | None = None,
+             disable: bool = False) -> Iterator[T]:
+    """A text progress bar on stderr (not a notebook widget), so notebook outputs stay plain
+    text that nbval can compare once the timings are masked."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, disable=disable, file=sys.stderr,
+                ncols=80, ascii=True, mininterval=1.0)

@@ -1,0 +1,33 @@
+import time
+
+import pytest
+import torch
+
+from ragmtl.utils import Timer, cpu_has_bf16, get_device, progress, seed_everything
+
+
+def test_seed_everything_repeats():
+    seed_everything(7)
+    a = torch.rand(3)
+    seed_everything(7)
+    assert torch.equal(a, torch.rand(3))
+    with pytest.raises(ValueError, match="non-negative"):
+        seed_everything(-1)
+
+
+def test_get_device():
+    assert get_device("cpu").type == "cpu"
+    assert get_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        get_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA"):
+            get_device("cuda")
+
+
+def test_timer_and_progress():
+    with Timer() as t:
+        time.sleep(0.01)
+    assert 0.01 <= t.elapsed < 1.0
+    assert list(progress(range(5), disable=True)) == [0, 1, 2, 3, 4]
+    assert isinstance(cpu_has_bf16(), bool)
