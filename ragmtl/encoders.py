@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +27,9 @@ from .utils import cpu_has_bf16, progress
 __all__ = ["EncoderConfig", "Encoder", "minilm_path", "load_minilm", "mean_pool", "embed", "cache_dir"]
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# transformers imports tqdm.auto, which warns inside Jupyter when ipywidgets is absent; the book
+# uses plain text progress bars (ragmtl.utils.progress), so that warning is noise in every chapter.
+warnings.filterwarnings("ignore", message="IProgress not found")
 CACHE_ENV = "RAGMTL_CACHE"
 
 

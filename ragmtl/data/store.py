@@ -12,6 +12,7 @@ import csv
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -116,7 +117,7 @@ def _verify(entry: ManifestEntry, path: Path) -> None:
 
 def _download(entry: ManifestEntry, target: Path, timeout: float = 30.0) -> None:
     """Download one file to ``target`` through a temporary file, checking its sha256 first."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.file}.", dir=target.parent)
@@ -124,7 +125,7 @@ def _download(entry: ManifestEntry, target: Path, timeout: float = 30.0) -> None
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=timeout) as r:
             total = int(r.headers.get("Content-Length") or entry.bytes)
-            with tqdm(total=total, unit="B", unit_scale=True, desc=entry.file) as bar:
+            with tqdm(total=total, unit="B", unit_scale=True, desc=entry.file, file=sys.stderr, ascii=True) as bar:
                 while block := r.read(1 << 16):
                     out.write(block)
                     bar.update(len(block))
