@@ -51,6 +51,9 @@ html-strict: $(STAMP)
 	sed -e 's/^\(  *execute_notebooks:\).*/\1 "off"/' _config.yml > _build_config_stored.yml
 	$(BIN)/jupyter-book build . --path-output . --config _build_config_stored.yml --toc _toc.yml -W -n --keep-going; \
 	  status=$$?; rm -f _build_config_stored.yml; exit $$status
+	@# The book must work offline: no page may load a script from another site (MathJax included).
+	@if grep -rlE '<script[^>]+src="(https?:)?//' _build/html --include='*.html'; then \
+	  echo "error: pages above load a script from the network"; exit 1; fi
 
 # Re-execute every notebook in place (Restart & Run All) to refresh the stored outputs.
 refresh: $(STAMP)
