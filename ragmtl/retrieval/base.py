@@ -11,7 +11,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Retriever", "check_k", "check_corpus", "top_k"]
+__all__ = ["Retriever", "check_k", "check_corpus", "check_queries", "top_k", "top_k_sparse"]
 
 
 @runtime_checkable
@@ -88,3 +88,32 @@ def _top_k_stable(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k with ties broken by the lower id (a full stable sort; used only when ties straddle k)."""
     ids = np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int64)
     return np.take_along_axis(scores, ids, 1), ids
+
+
+def top_k_sparse(scores, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`top_k` for a SciPy CSR ``scores`` [Q, N] whose missing entries are zeros.
+
+    Sparse retrievers give most documents a score of exactly zero, so each row's top k is found
+    among its stored entries only (``argpartition`` on a few thousand values instead of N). Rows
+    where that is not enough -- fewer than k positive scores, so zeros or negative scores reach
+    the top k -- are finished on the dense row. Same result and tie order as :func:`top_k`.
+    """
+    n_q, n_docs = scores.shape
+    k = check_k(k, n_docs)
+    scores = scores.tocsr()
+    out_scores = np.empty((n_q, k), dtype=scores.dtype)
+    out_ids = np.empty((n_q, k), dtype=np.int64)
+    indptr, indices, data = scores.indptr, scores.indices, scores.data
+    for i in range(n_q):
+        row, cols = data[indptr[i]:indptr[i + 1]], indices[indptr[i]:indptr[i + 1]]
+        if len(row) >= k:
+            part = np.argpartition(-row, k - 1)[:k] if len(row) > k else np.arange(len(row))
+            kth = row[part].min()
+            if kth > 0 and (row >= kth).sum() == k:  # k positive scores, no tie across the cut
+                order = np.lexsort((cols[part], -row[part]))
+                out_scores[i], out_ids[i] = row[part][order], cols[part][order]
+                continue
+        dense_row = np.zeros((1, n_docs), dtype=scores.dtype)
+        dense_row[0, cols] = row
+        out_scores[i], out_ids[i] = (a[0] for a in top_k(dense_row, k))
+    return out_scores, out_ids

@@ -26,10 +26,10 @@ from typing import Sequence
 import numpy as np
 
 from .analyzer import Analyzer, AnalyzerConfig
-from .base import check_corpus, check_k, check_queries, top_k
+from .base import check_corpus, check_k, check_queries, top_k_sparse
 from .sparse import Vocabulary, count_matrix
 
-__all__ = ["BM25Config", "IDF_VARIANTS", "bm25_idf", "bm25_weights", "BM25"]
+__all__ = ["BM25Config", "IDF_VARIANTS", "bm25_idf", "bm25_term_weight", "bm25_weights", "BM25"]
 
 IDF_VARIANTS = ("okapi", "lucene")
 
@@ -66,6 +66,16 @@ def bm25_idf(doc_freq: np.ndarray, n_docs: int, variant: str = "lucene", epsilon
     raise ValueError(f"unknown idf variant {variant!r}; expected one of {list(IDF_VARIANTS)}")
 
 
+def bm25_term_weight(tf, length_ratio, k1: float, b: float):
+    """The BM25 term-frequency factor ``tf * (k1 + 1) / (tf + k1 * (1 - b + b * length_ratio))``.
+
+    ``tf`` is the term's count in the document and ``length_ratio`` = |d| / avgdl (arrays broadcast).
+    It is 0 at tf = 0, tends to k1 + 1 as tf grows (saturation), and shrinks as the document grows.
+    """
+    tf = np.asarray(tf, dtype=np.float64)
+    return tf * (k1 + 1) / (tf + k1 * (1 - b + b * np.asarray(length_ratio, dtype=np.float64)))
+
+
 def bm25_weights(counts, idf: np.ndarray, k1: float, b: float):
     """Query-independent BM25 factor per (document, term): CSR [n_docs, n_terms] from term ``counts``
     (CSR [n_docs, n_terms]) and ``idf`` [n_terms]; a query's scores are its term counts times this."""
@@ -73,11 +83,9 @@ def bm25_weights(counts, idf: np.ndarray, k1: float, b: float):
     doc_len = np.asarray(counts.sum(1)).ravel()
     avgdl = doc_len.mean() if doc_len.size else 0.0
     avgdl = avgdl if avgdl > 0 else 1.0
-    norm = k1 * (1 - b + b * doc_len / avgdl)  # [n_docs]
-    weights = counts.copy()
-    tf = weights.data
     rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-    weights.data = idf[weights.indices] * (tf * (k1 + 1) / (tf + norm[rows]))
+    weights = counts.copy()
+    weights.data = idf[weights.indices] * bm25_term_weight(weights.data, doc_len[rows] / avgdl, k1, b)
     return weights
 
 
@@ -112,12 +120,15 @@ class BM25:
         self.weights_t = bm25_weights(counts, self.idf, cfg.k1, cfg.b).T.tocsr()
         return self
 
-    def score_tokens(self, queries: Sequence[Sequence[str]]) -> np.ndarray:
-        """Dense BM25 scores [n_queries, n_docs] of pre-analyzed queries (lists of terms)."""
+    def score_tokens_sparse(self, queries: Sequence[Sequence[str]]):
+        """BM25 scores of pre-analyzed queries as CSR [n_queries, n_docs] (unmatched documents: 0)."""
         if self.n_docs == 0:
             raise RuntimeError("BM25 has no index yet: call index(texts) first")
-        q = count_matrix(queries, self.vocab)
-        return (q @ self.weights_t).toarray()
+        return count_matrix(queries, self.vocab) @ self.weights_t
+
+    def score_tokens(self, queries: Sequence[Sequence[str]]) -> np.ndarray:
+        """Dense BM25 scores [n_queries, n_docs] of pre-analyzed queries (lists of terms)."""
+        return self.score_tokens_sparse(queries).toarray()
 
     def score(self, queries: Sequence[str]) -> np.ndarray:
         """Dense BM25 scores [n_queries, n_docs] of query strings."""
@@ -125,10 +136,9 @@ class BM25:
 
     def search(self, queries: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` documents per query: (scores [Q, k], ids [Q, k]); k is clamped to n_docs."""
-        check_k(k, max(self.n_docs, 1))
-        return top_k(self.score(queries), k)
+        return self.search_tokens([self.analyzer(q) for q in check_queries(queries)], k)
 
     def search_tokens(self, queries: Sequence[Sequence[str]], k: int) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`search`, for pre-analyzed queries."""
         check_k(k, max(self.n_docs, 1))
-        return top_k(self.score_tokens(queries), k)
+        return top_k_sparse(self.score_tokens_sparse(queries), k)

@@ -35,6 +35,7 @@ class DenseConfig:
     ivf_nlist: int = 64  # IVF: number of k-means cells
     ivf_nprobe: int = 8  # IVF: cells scanned per query
     seed: int = 0  # IVF: k-means seed
+    single_thread_build: bool = True  # build HNSW/IVF on one thread: the same vectors give the same index
 
     def __post_init__(self) -> None:
         if self.index_type not in INDEX_TYPES:
@@ -47,10 +48,22 @@ class DenseConfig:
 def build_faiss_index(vectors: np.ndarray, config: DenseConfig):
     """A FAISS inner-product index over ``vectors`` [N, d] (float32, ideally unit-norm).
 
-    IVF needs at least ``ivf_nlist`` vectors to train; with fewer, nlist is lowered to N.
+    IVF needs at least ``ivf_nlist`` vectors to train; with fewer, nlist is lowered to N. FAISS inserts
+    into an HNSW graph from several threads, so the graph (and its recall) can differ from run to run;
+    ``single_thread_build`` makes the build reproducible.
     """
     import faiss
 
+    threads = faiss.omp_get_max_threads()
+    if config.single_thread_build and config.index_type != "flat":
+        faiss.omp_set_num_threads(1)
+    try:
+        return _build(faiss, vectors, config)
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
+def _build(faiss, vectors: np.ndarray, config: DenseConfig):
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = vectors.shape
     if config.index_type == "flat":
@@ -122,8 +135,10 @@ class DenseRetriever:
             raise RuntimeError("DenseRetriever has no index yet: call index(texts) or index_vectors() first")
         k = check_k(k, self.n_docs)
         vectors = self.encode_queries(queries)
-        if self.config.index_type == "hnsw":
+        if self.config.index_type == "hnsw":  # search-time knobs are read from the config on every call
             self.faiss_index.hnsw.efSearch = max(self.config.ef_search, k)
+        elif self.config.index_type == "ivf":
+            self.faiss_index.nprobe = min(self.config.ivf_nprobe, self.faiss_index.nlist)
         scores, ids = self.faiss_index.search(vectors, k)
         scores[ids < 0] = -np.inf  # FAISS pads unfilled slots with id -1 and -FLT_MAX
         return scores, ids.astype(np.int64)

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from .analyzer import Analyzer
-from .base import check_corpus, check_k, check_queries, top_k
+from .base import check_corpus, check_k, check_queries, top_k_sparse
 from .sparse import Vocabulary, count_matrix
 
 __all__ = ["TfidfConfig", "tfidf_idf", "tfidf_vectors", "TfidfRetriever"]
@@ -71,14 +71,18 @@ class TfidfRetriever:
         self.doc_vectors_t = tfidf_vectors(counts, self.idf, self.config.sublinear_tf).T.tocsr()
         return self
 
-    def score(self, queries: Sequence[str]) -> np.ndarray:
-        """Cosine scores [n_queries, n_docs]."""
+    def score_sparse(self, queries: Sequence[str]):
+        """Cosine scores as CSR [n_queries, n_docs] (documents sharing no term: 0)."""
         if self.n_docs == 0:
             raise RuntimeError("TfidfRetriever has no index yet: call index(texts) first")
         q = count_matrix([self.analyzer(t) for t in check_queries(queries)], self.vocab)
-        return (tfidf_vectors(q, self.idf, self.config.sublinear_tf) @ self.doc_vectors_t).toarray()
+        return tfidf_vectors(q, self.idf, self.config.sublinear_tf) @ self.doc_vectors_t
+
+    def score(self, queries: Sequence[str]) -> np.ndarray:
+        """Cosine scores [n_queries, n_docs]."""
+        return self.score_sparse(queries).toarray()
 
     def search(self, queries: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` documents per query: (scores [Q, k], ids [Q, k]); k is clamped to n_docs."""
         check_k(k, max(self.n_docs, 1))
-        return top_k(self.score(queries), k)
+        return top_k_sparse(self.score_sparse(queries), k)
