@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["seed_everything", "get_device", "cpu_has_bf16", "Timer", "progress"]
+__all__ = ["seed_everything", "get_device", "cpu_has_bf16", "Timer", "progress", "FIXED_WIDTH_BAR"]
 
 T = TypeVar("T")
 
@@ -76,11 +76,18 @@ class Timer:
         self.elapsed = time.perf_counter() - self.start
 
 
+# Every field of fixed width, the line exactly 80 characters: tqdm would otherwise size the bar to
+# what the varying rate text leaves of the line and pad shorter lines with spaces, so two runs of a
+# notebook could end on lines that nbval cannot match even with the timings masked.
+FIXED_WIDTH_BAR = ("{desc:<20.20}: {percentage:3.0f}%|{bar:10}| {n_fmt:>6}/{total_fmt:<6} "
+                   "[{elapsed:>5}<{remaining:>5}, {rate_fmt:>12}]")
+
+
 def progress(iterable: Iterable[T], total: int | None = None, desc: str | None = None,
              disable: bool = False) -> Iterator[T]:
-    """A text progress bar on stderr (not a notebook widget), so notebook outputs stay plain
-    text that nbval can compare once the timings are masked."""
+    """A text progress bar on stderr (not a notebook widget) with a fixed-width line, so notebook
+    outputs stay plain text that nbval can compare once the timings are masked."""
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, disable=disable, file=sys.stderr,
-                ncols=80, ascii=True, mininterval=1.0)
+    return tqdm(iterable, total=total, desc=desc or "", disable=disable, file=sys.stderr,
+                ncols=80, ascii=True, mininterval=1.0, bar_format=FIXED_WIDTH_BAR)

@@ -31,3 +31,15 @@ def test_timer_and_progress():
     assert 0.01 <= t.elapsed < 1.0
     assert list(progress(range(5), disable=True)) == [0, 1, 2, 3, 4]
     assert isinstance(cpu_has_bf16(), bool)
+
+
+def test_progress_line_has_a_fixed_width_whatever_the_rate():
+    """nbval compares the last progress line; its length and bar must not depend on the speed."""
+    from tqdm import tqdm
+
+    from ragmtl.utils import FIXED_WIDTH_BAR
+
+    lines = [tqdm.format_meter(n, 1500, elapsed, ncols=80, prefix="maml K=10", bar_format=FIXED_WIDTH_BAR)
+             for n, elapsed in ((1500, 0.9), (1500, 19.3), (1500, 250.0), (7, 0.001), (0, 0.0))]
+    assert {len(line) for line in lines} == {80}
+    assert lines[0].split("[")[0] == lines[1].split("[")[0] == lines[2].split("[")[0]

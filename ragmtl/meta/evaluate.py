@@ -12,7 +12,7 @@ from torch.func import functional_call, vmap
 from .inner import InnerLR, LossFn, Params, adapt, detached
 from .samplers import TaskBatch
 
-__all__ = ["adapt_and_predict", "episode_mse", "episode_accuracy", "mean_ci"]
+__all__ = ["adapt_and_predict", "episode_mse", "episode_accuracy", "adaptation_curve", "mean_ci"]
 
 
 def adapt_and_predict(model: nn.Module, params: Params, batch: TaskBatch, loss_fn: LossFn, inner_lr: InnerLR,
@@ -41,6 +41,28 @@ def episode_accuracy(model: nn.Module, params: Params, batch: TaskBatch, inner_l
     """Per-episode query accuracy [T] after ``steps`` inner steps of cross-entropy on the support set."""
     logits = adapt_and_predict(model, params, batch, nn.functional.cross_entropy, inner_lr, steps)
     return (logits.argmax(-1) == batch.query_y).float().mean(1).numpy()
+
+
+def adaptation_curve(model: nn.Module, params: Params, batch: TaskBatch, loss_fn: LossFn, inner_lr: InnerLR,
+                     max_steps: int, metric=None) -> np.ndarray:
+    """Per-task query score after 0, 1, ..., ``max_steps`` inner steps, in one pass: [max_steps + 1, T].
+
+    ``metric(pred [Q, out], y [Q]) -> scalar`` defaults to ``loss_fn`` (e.g. the query MSE).
+    """
+    metric = metric or loss_fn
+    params = detached(params)
+    lr = detached(inner_lr) if isinstance(inner_lr, dict) else inner_lr
+
+    def one(sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
+        phi, scores = params, []
+        for step in range(max_steps + 1):
+            if step:
+                phi = adapt(model, phi, sx, sy, loss_fn, lr, 1)
+            scores.append(metric(functional_call(model, phi, (qx,)), qy))
+        return torch.stack(scores)
+
+    with torch.no_grad():
+        return vmap(one)(*batch.tensors()).T.numpy()
 
 
 def mean_ci(values: np.ndarray | Tensor, z: float = 1.96) -> tuple[float, float]:
