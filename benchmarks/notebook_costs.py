@@ -1,9 +1,11 @@
 """Execute each notebook in a fresh process and record its wall time and peak memory.
 
-Usage: python benchmarks/notebook_costs.py [book/x.ipynb ...]   (default: every notebook in book/)
+Usage: python benchmarks/notebook_costs.py [--inplace] [book/x.ipynb ...]   (default: every notebook)
 Writes benchmarks/results/notebook_costs.json as {notebook path: {"wall_s": ..., "peak_mb": ...}},
 merging with entries already there. Peak memory is the largest resident set of the executing
-process and the kernel it starts (getrusage). Stored outputs are not modified.
+process and the kernel it starts (getrusage). With --inplace the executed notebooks are saved
+(a fresh Restart & Run All, as `make refresh` does); otherwise stored outputs are not modified.
+book/costs.ipynb, which shows this file, always runs last.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "notebook_costs.json"
 TARGET_WALL_S, TARGET_PEAK_MB = 240, 3072
 
 
-def run_one(path: str) -> None:
+def run_one(path: str, inplace: bool = False) -> None:
     """Child mode: execute one notebook with nbclient (kernel in the notebook's folder), print stats."""
     import nbformat
     from nbclient import NotebookClient
@@ -30,6 +32,8 @@ def run_one(path: str) -> None:
     NotebookClient(nb, timeout=1800, kernel_name="python3",
                    resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     wall = time.perf_counter() - start
+    if inplace:
+        nbformat.write(nb, path)
     peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     print(json.dumps({"wall_s": round(wall, 1), "peak_mb": round(peak_kb / 1024, 1)}))
@@ -38,18 +42,23 @@ def run_one(path: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*")
+    parser.add_argument("--inplace", action="store_true", help="save the executed notebooks")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        run_one(args.one)
+        run_one(args.one, args.inplace)
         return 0
     notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "book").rglob("*.ipynb")
                                          if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts)
+    notebooks.sort(key=lambda nb: Path(nb).name == "costs.ipynb")  # the page showing the costs goes last
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     over = []
     for nb in notebooks:
         key = str(Path(nb).resolve().relative_to(ROOT))
-        out = subprocess.run([sys.executable, __file__, "--one", key], cwd=ROOT, capture_output=True, text=True)
+        if Path(nb).name == "costs.ipynb":  # it displays the file: write what was measured first
+            RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+        cmd = [sys.executable, __file__, "--one", key] + (["--inplace"] if args.inplace else [])
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if out.returncode != 0:
             print(out.stderr[-3000:], file=sys.stderr)
             print(f"{key}: execution failed", file=sys.stderr)

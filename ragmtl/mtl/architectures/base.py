@@ -8,6 +8,8 @@ shared ones only.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from torch import Tensor, nn
 
 __all__ = ["MultiTaskModel", "mlp", "check_num_classes"]
@@ -28,7 +30,7 @@ def mlp(in_dim: int, hidden_dim: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout))
 
 
-class MultiTaskModel(nn.Module):
+class MultiTaskModel(nn.Module, ABC):
     """Base class: holds ``tasks`` (ordered) and checks task ids. Subclasses define ``forward``."""
 
     def __init__(self, num_classes: dict[str, int]) -> None:
@@ -41,16 +43,17 @@ class MultiTaskModel(nn.Module):
         if task not in self.num_classes:
             raise ValueError(f"task {task!r} is not registered; known tasks: {self.tasks}")
 
-    def forward(self, x: Tensor, task: str) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def forward(self, x: Tensor, task: str) -> Tensor:
+        """Logits [N, C_task] of ``task`` for inputs ``x`` [N, D]."""
 
+    @abstractmethod
     def shared_parameters(self) -> list[nn.Parameter]:
         """Parameters that more than one task's loss depends on."""
-        raise NotImplementedError
 
+    @abstractmethod
     def task_parameters(self, task: str) -> list[nn.Parameter]:
         """Parameters only ``task``'s loss depends on."""
-        raise NotImplementedError
 
     def regularizer(self) -> Tensor | float:
         """Extra loss term the architecture adds (soft sharing's coupling penalty); 0 by default."""

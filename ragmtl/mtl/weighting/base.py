@@ -9,6 +9,8 @@ A loss dict that misses a task, or names an unknown one, raises ``ValueError``.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import Tensor, nn
 
@@ -37,7 +39,7 @@ def set_flat_grad(params: list[Tensor], flat: Tensor) -> None:
         raise ValueError(f"flat gradient has {flat.numel()} entries, parameters need {offset}")
 
 
-class Weighting(nn.Module):
+class Weighting(nn.Module, ABC):
     """Base class. Subclasses implement :meth:`backward`; ``tasks`` fixes the order of the tasks."""
 
     def __init__(self, tasks: list[str]) -> None:
@@ -59,8 +61,9 @@ class Weighting(nn.Module):
                              f"unknown {unknown}")
         return torch.stack([losses[t].reshape(()) for t in self.tasks])
 
+    @abstractmethod
     def backward(self, losses: dict[str, Tensor], shared: list[Tensor]) -> dict[str, float]:
-        raise NotImplementedError
+        """Back-propagate the combined update of ``losses``; return the task weights used."""
 
     def as_dict(self, weights: Tensor) -> dict[str, float]:
         return {t: float(w) for t, w in zip(self.tasks, weights.detach())}
