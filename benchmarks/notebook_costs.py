@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import subprocess
 import sys
@@ -20,6 +21,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "notebook_costs.json"
 TARGET_WALL_S, TARGET_PEAK_MB = 240, 3072
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Merge a cell's stream outputs by name and apply carriage returns and backspaces, as a
+    terminal (and nbval's comparison) would: a progress bar is stored as its final line only."""
+    merged, streams = [], {}
+    for out in outputs:
+        if out["output_type"] == "stream" and out["name"] in streams:
+            streams[out["name"]]["text"] += out["text"]
+        else:
+            merged.append(out)
+            if out["output_type"] == "stream":
+                streams[out["name"]] = out
+    for out in streams.values():
+        text = out["text"]
+        while True:
+            shorter = re.sub(r"[^\n]\x08", "", text)
+            if shorter == text:
+                break
+            text = shorter
+        out["text"] = re.sub(r"^.*\r(?=[^\n])", "", text, flags=re.M)
+    return merged
 
 
 def run_one(path: str, inplace: bool = False) -> None:
@@ -33,6 +56,9 @@ def run_one(path: str, inplace: bool = False) -> None:
                    resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     wall = time.perf_counter() - start
     if inplace:
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = coalesce_streams(cell.outputs)
         nbformat.write(nb, path)
     peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
