@@ -80,11 +80,12 @@ def mean_pool(hidden, attention_mask):
 
 def embed(model, batch, normalize: bool = True):
     """Sentence vectors [B, H] of a tokenised ``batch`` (input_ids, attention_mask, ...): forward,
-    mean pooling, optional L2 normalisation. Differentiable: use it to fine-tune the encoder."""
+    mean pooling in fp32 (whatever the weights' dtype), optional L2 normalisation.
+    Differentiable: use it to fine-tune the encoder."""
     import torch.nn.functional as F
 
-    out = model(**batch)
-    vectors = mean_pool(out.last_hidden_state, batch["attention_mask"]).float()
+    hidden = model(**batch).last_hidden_state.float()
+    vectors = mean_pool(hidden, batch["attention_mask"])
     return F.normalize(vectors, dim=-1) if normalize else vectors
 
 
@@ -201,7 +202,6 @@ class Encoder:
 
     def _encode(self, texts: list[str], show_progress: bool | None) -> np.ndarray:
         import torch
-        import torch.nn.functional as F
 
         enc = self.tokenizer(texts, truncation=True, max_length=self.config.max_length)
         ids, masks = enc["input_ids"], enc["attention_mask"]
@@ -216,9 +216,5 @@ class Encoder:
                                              "attention_mask": [masks[i] for i in batch]},
                                             return_tensors="pt")
                 padded = {k: v.to(self.device) for k, v in padded.items()}
-                hidden = model(**padded).last_hidden_state.float()  # pool in fp32 whatever the weights
-                vectors = mean_pool(hidden, padded["attention_mask"])
-                if self.config.normalize:
-                    vectors = F.normalize(vectors, dim=-1)
-                out[batch] = vectors.cpu().numpy()
+                out[batch] = embed(model, padded, normalize=self.config.normalize).cpu().numpy()
         return out

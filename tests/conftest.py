@@ -22,3 +22,14 @@ def encoder_fp32():
     from ragmtl.encoders import Encoder, EncoderConfig
 
     return Encoder(EncoderConfig(precision="fp32", use_cache=False))
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks run fastest, and repeat exactly, on one thread (as the chapters train them)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -9,13 +9,7 @@ from ragmtl.meta import (MLP, EpisodeSampler, MetaTrainConfig, SinusoidTasks, ep
                          init_params, mean_ci, meta_train)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest (and repeat exactly) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 def sinusoid_run(method, iterations=300, **kw):

@@ -15,13 +15,7 @@ from ragmtl.mtl.tasks import decontaminate, normalise
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP synchronisation (and is what the chapter trains with)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 # ---------------------------------------------------------------- PCGrad
