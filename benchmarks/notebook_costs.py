@@ -21,7 +21,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "notebook_costs.json"
-TARGET_WALL_S, TARGET_PEAK_MB = 240, 3072
+# Budgets: 4 minutes per notebook, 6 for the RAG chapter (its reader alone trains for about 3);
+# 4 GB of memory, so that every chapter runs on an 8 GB laptop.
+TARGET_WALL_S, TARGET_PEAK_MB = 240, 4096
+WALL_BUDGETS_S = {"book/rag.ipynb": 360}
 
 
 def coalesce_streams(outputs: list) -> list:
@@ -94,7 +97,8 @@ def main() -> int:
         stats = json.loads(out.stdout.strip().splitlines()[-1])
         if Path(nb).name != "costs.ipynb":
             results[key] = stats
-        flag = "" if stats["wall_s"] <= TARGET_WALL_S and stats["peak_mb"] <= TARGET_PEAK_MB else "  OVER TARGET"
+        budget = WALL_BUDGETS_S.get(key, TARGET_WALL_S)
+        flag = "" if stats["wall_s"] <= budget and stats["peak_mb"] <= TARGET_PEAK_MB else "  OVER TARGET"
         over += [key] if flag else []
         print(f"{key:32s} {stats['wall_s']:8.1f} s {stats['peak_mb']:9.1f} MB{flag}", flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
