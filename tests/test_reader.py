@@ -164,7 +164,7 @@ def test_reader_config_rejects_zero_steps():
 
 def test_read_passages_marginalises_and_reads_gold_once(pointing, tokenizer):
     from ragmtl.rag.chunks import Chunk
-    from ragmtl.rag.qa import QAItem, predict, predict_oracle, read_passages
+    from ragmtl.rag.qa import QAItem, ReadPassages, predict, predict_oracle, read_passages
 
     reader, _, examples = pointing
     test = examples[192:212]
@@ -183,5 +183,18 @@ def test_read_passages_marginalises_and_reads_gold_once(pointing, tokenizer):
     assert acc(top2) > acc(top1)
     with pytest.raises(ValueError, match="k must be"):
         predict(read, k=3)
+    # the likelihood of the gold answers is what answer_scores gives them, and rises with the gold chunk read
+    from ragmtl.rag.qa import answer_scores, gold_log_likelihood, passage_log_prior
+
+    golds = [(e.answer_text,) for e in test]
+    prior = passage_log_prior(scores[:1, :2], 1.0)[0]
+    first = answer_scores(read.logits[0], read.offsets[0], read.passages[0], prior)
+    expected0 = max(first.get(test[0].answer_text, (-20.0,))[0], -20.0)
+    single = ReadPassages(read.ids[:1], read.scores[:1], read.logits[:1], read.offsets[:1], read.passages[:1],
+                          read.gold[:1])
+    assert gold_log_likelihood(single, golds[:1], k=2) == pytest.approx(expected0)
+    assert gold_log_likelihood(read, golds, k=2, temperature=1e3) > gold_log_likelihood(read, golds, k=1)
+    with pytest.raises(ValueError, match="gold answer lists"):
+        gold_log_likelihood(read, golds[:3], k=1)
     with pytest.raises(ValueError, match="must both be"):
         read_passages(reader, tokenizer, items, chunks, ids[:5], scores[:5])

@@ -22,7 +22,7 @@ from .chunks import Chunk, chunk_paragraphs, locate_answer
 
 __all__ = ["TEST_ARTICLES", "VALIDATION_ARTICLES", "QAItem", "OpenBookQA", "build_open_book_qa",
            "passage_log_prior", "answer_scores", "best_answers", "ReadPassages", "read_passages", "predict",
-           "predict_oracle"]
+           "predict_oracle", "gold_log_likelihood"]
 
 TEST_ARTICLES = ("Steam_engine", "Harvard_University", "Islamism", "Force")
 VALIDATION_ARTICLES = ("Normans",)  # held out for choosing k, the temperature and the normalisation
@@ -96,7 +96,7 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 
 
 def answer_scores(logits: Sequence[tuple[np.ndarray, np.ndarray]], offsets: Sequence[Sequence],
-                  passages: Sequence[str], log_prior: np.ndarray, normalization: str = "shared",
+                  passages: Sequence[str], log_prior: np.ndarray, normalization: str = "per_passage",
                   max_answer_tokens: int = 30, n_best: int = 20) -> dict[str, tuple[float, str]]:
     """Log-probability of each candidate answer of one question, summed over places and passages.
 
@@ -202,3 +202,25 @@ def predict_oracle(read: ReadPassages) -> list[str]:
     """Answers read from each question's gold passage alone (the upper bound for a perfect retriever)."""
     return best_answers([[lg] for lg, _, _ in read.gold], [[o] for _, o, _ in read.gold],
                         [[t] for _, _, t in read.gold], np.zeros((len(read.gold), 1)))
+
+
+def gold_log_likelihood(read: ReadPassages, golds: Sequence[Sequence[str]], k: int, temperature: float = 1.0,
+                        normalization: str = "per_passage", floor: float = -20.0) -> float:
+    """Mean over questions of log p(gold answer | x) (the best-scoring gold string), with the top ``k``.
+
+    A smooth criterion for choosing ``k``, the temperature and the normalisation on validation
+    questions: unlike exact match it moves with every question's probabilities. A gold answer
+    outside the candidate spans scores ``floor``.
+    """
+    if len(golds) != len(read.logits):
+        raise ValueError(f"{len(golds)} gold answer lists for {len(read.logits)} questions")
+    if not 1 <= k <= read.ids.shape[1]:
+        raise ValueError(f"k must be in [1, {read.ids.shape[1]}] (passages read per question), got {k}")
+    prior = passage_log_prior(read.scores[:, :k], temperature)
+    total = 0.0
+    for i, answers in enumerate(golds):
+        scores = answer_scores(read.logits[i][:k], read.offsets[i][:k], read.passages[i][:k], prior[i],
+                               normalization=normalization)
+        best = max((scores[key][0] for key in {normalize_answer(a) for a in answers} if key in scores), default=floor)
+        total += max(best, floor)
+    return total / len(golds)

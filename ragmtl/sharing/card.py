@@ -1,0 +1,136 @@
+"""A model card (Mitchell et al., 2019) in Markdown, with its training data taken from ragmtl's data manifest.
+
+The card's sections follow the paper and the Hugging Face card template: description, intended
+and out-of-scope use, training data, evaluation results, limitations and biases, how to load, and
+the files. The training-data section is not typed by hand: each dataset name is looked up in
+``ragmtl/data/manifest.tsv``, which gives its files, source URLs and licence. The files section
+comes from the saved folder's ``manifest.json``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from numbers import Real
+from pathlib import Path
+from typing import Mapping
+
+from ..data.store import ManifestEntry, datasets, manifest
+from .manifest import FileEntry, read_manifest, update_manifest
+
+__all__ = ["CARD_NAME", "ModelCardInfo", "dataset_sources", "results_table", "model_card", "write_model_card"]
+
+CARD_NAME = "README.md"
+
+
+@dataclass(frozen=True)
+class ModelCardInfo:
+    """What a card says that the code cannot know; every text field must be non-empty."""
+
+    name: str  # the model's name, the card's title
+    description: str  # what the model is and how it was built
+    intended_use: str  # what it is for
+    out_of_scope_use: str  # what it must not be used for
+    datasets: tuple[str, ...]  # training data: dataset names from ragmtl's data manifest
+    results: Mapping[str, Mapping[str, float]]  # evaluation: {task: {metric: value}}
+    limitations: str  # limitations and biases
+    how_to_load: str | None = None  # a Python snippet; None: a load_pretrained snippet is written
+
+    def __post_init__(self) -> None:
+        for name in ("name", "description", "intended_use", "out_of_scope_use", "limitations"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ValueError(f"ModelCardInfo.{name} must be a non-empty str, got {getattr(self, name)!r}")
+        if isinstance(self.datasets, str) or not self.datasets:
+            raise ValueError("ModelCardInfo.datasets must be a non-empty tuple of dataset names, "
+                             f"got {self.datasets!r}")
+        object.__setattr__(self, "datasets", tuple(self.datasets))
+
+
+def dataset_sources(name: str) -> list[ManifestEntry]:
+    """The data-manifest rows (files, URLs, licence) of dataset ``name``; unknown names raise ``ValueError``."""
+    rows = [e for e in manifest() if e.dataset == name]
+    if not rows:
+        raise ValueError(f"dataset {name!r} is not in ragmtl's data manifest; known datasets: {datasets()}")
+    return rows
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def results_table(results: Mapping[str, Mapping[str, float]]) -> str:
+    """A Markdown table, one row per task and one column per metric (first-seen order); '—' where a task
+    lacks a metric. Raises ``ValueError`` for no results or a value that is not a finite number."""
+    if not results or not any(results.values()):
+        raise ValueError("results is empty: a card reports at least one metric for one task")
+    metrics = list(dict.fromkeys(m for per_task in results.values() for m in per_task))
+    rows = ["| task | " + " | ".join(_cell(m) for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for task, per_task in results.items():
+        cells = []
+        for m in metrics:
+            v = per_task.get(m)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v)):
+                raise ValueError(f"result {task}/{m} is {v!r}: expected a finite number")
+            cells.append("—" if v is None else f"{float(v):.4g}")
+        rows.append(f"| {_cell(task)} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _training_data(names: tuple[str, ...]) -> str:
+    parts = []
+    for name in dict.fromkeys(names):
+        rows = dataset_sources(name)
+        licences = "; ".join(dict.fromkeys(r.licence for r in rows))
+        table = ["| file | source | sha256 |", "|---|---|---|"]
+        table += [f"| {_cell(r.file)} | <{r.url}> | `{r.sha256}` |" for r in rows]
+        parts.append(f"### {name}\n\n**Licence:** {licences}\n\n" + "\n".join(table))
+    return "\n\n".join(parts)
+
+
+def _default_snippet(config_class: str | None) -> str:
+    cls = config_class or "MyConfig"
+    return ("from ragmtl.sharing import load_pretrained\n\n"
+            f"# build(config) -> nn.Module must construct the architecture from a {cls}\n"
+            f"model, config = load_pretrained(\"path/to/this/folder\", build, {cls})")
+
+
+def _files(files: Mapping[str, FileEntry] | None) -> str:
+    if files is None:
+        return "Not saved yet: `write_model_card` lists the saved files with their sha256 here."
+    rows = ["| file | bytes | sha256 |", "|---|---:|---|"]
+    rows += [f"| {_cell(n)} | {e.bytes} | `{e.sha256}` |" for n, e in files.items() if n != CARD_NAME]
+    return "\n".join(rows) + ("\n\n`manifest.json` lists the same files; loading checks every sha256 "
+                              "before reading anything.")
+
+
+def model_card(card: ModelCardInfo, files: Mapping[str, FileEntry] | None = None,
+               config_class: str | None = None) -> str:
+    """The Markdown model card of ``card``; ``files`` {path: FileEntry} fills the files section and
+    ``config_class`` the loading snippet. Raises ``ValueError`` for an unknown dataset or bad results."""
+    snippet = card.how_to_load or _default_snippet(config_class)
+    sections = [
+        ("Model description", card.description),
+        ("Intended use", card.intended_use),
+        ("Out-of-scope use", card.out_of_scope_use),
+        ("Training data", _training_data(card.datasets)),
+        ("Evaluation results", results_table(card.results)),
+        ("Limitations and biases", card.limitations),
+        ("How to load", f"```python\n{snippet.strip()}\n```"),
+        ("Files", _files(files)),
+    ]
+    body = "\n\n".join(f"## {title}\n\n{text.strip()}" for title, text in sections)
+    return f"# {card.name}\n\n{body}\n"
+
+
+def write_model_card(directory: str | Path, card: ModelCardInfo) -> Path:
+    """Write ``README.md`` into a folder saved by ``save_pretrained`` (listing its manifest's files)
+    and add the card to the manifest; return the card's path. Raises as :func:`model_card`."""
+    root = Path(directory)
+    files = read_manifest(root)
+    config_class = None
+    if (root / "config.json").is_file():
+        config_class = json.loads((root / "config.json").read_text(encoding="utf-8")).get("config_class")
+    path = root / CARD_NAME
+    path.write_text(model_card(card, files, config_class), encoding="utf-8")
+    update_manifest(root, [CARD_NAME])
+    return path
