@@ -10,7 +10,8 @@ from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["seed_everything", "get_device", "cpu_has_bf16", "Timer", "progress", "FIXED_WIDTH_BAR"]
+__all__ = ["seed_everything", "get_device", "cpu_has_bf16", "bf16_autocast", "warmup_linear_decay", "Timer", "progress",
+           "FIXED_WIDTH_BAR"]
 
 T = TypeVar("T")
 
@@ -59,6 +60,26 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def bf16_autocast(enabled: bool | None = None):
+    """``torch.autocast`` to bfloat16 on the CPU; ``enabled=None`` turns it on where :func:`cpu_has_bf16`."""
+    import torch
+
+    enabled = cpu_has_bf16() if enabled is None else enabled
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
+
+
+def warmup_linear_decay(optimizer, warmup_steps: int, total_steps: int):
+    """LambdaLR: learning rate rising linearly over ``warmup_steps``, then decaying linearly to 0 at
+    ``total_steps`` (factor ``min(1, (k + 1) / warmup) * (total - k) / total`` at step k)."""
+    import torch
+
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    warm = max(1, warmup_steps)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda k: min(1.0, (k + 1) / warm) * max(0.0, (total_steps - k) / total_steps))
 
 
 class Timer:

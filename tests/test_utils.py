@@ -43,3 +43,33 @@ def test_progress_line_has_a_fixed_width_whatever_the_rate():
              for n, elapsed in ((1500, 0.9), (1500, 19.3), (1500, 250.0), (7, 0.001), (0, 0.0))]
     assert {len(line) for line in lines} == {80}
     assert lines[0].split("[")[0] == lines[1].split("[")[0] == lines[2].split("[")[0]
+
+
+def test_warmup_linear_decay_hand_computed():
+    import pytest
+    import torch
+
+    from ragmtl.utils import warmup_linear_decay
+
+    optim = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = warmup_linear_decay(optim, warmup_steps=2, total_steps=4)
+    rates = []
+    for _ in range(4):
+        rates.append(optim.param_groups[0]["lr"])
+        optim.step()
+        sched.step()
+    # step k: min(1, (k + 1) / 2) * (4 - k) / 4
+    assert rates == pytest.approx([0.5, 0.75, 0.5, 0.25])
+    with pytest.raises(ValueError, match="total_steps"):
+        warmup_linear_decay(optim, 2, 0)
+
+
+def test_bf16_autocast_can_be_forced_off():
+    import torch
+
+    from ragmtl.utils import bf16_autocast
+
+    with bf16_autocast(False):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+    with bf16_autocast(True):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..encoders import mean_pool
-from ..utils import cpu_has_bf16, progress
+from ..utils import bf16_autocast, progress, warmup_linear_decay
 from .inject import adapter_l2, adapter_modules, route, set_task
 from .layer_cache import lower_states, upper_forward
 from .task_adapter import TaskAdapterLinear
@@ -39,11 +39,6 @@ class CachedSplit:
         return len(self.states)
 
 
-def _autocast(enabled: bool | None):
-    enabled = cpu_has_bf16() if enabled is None else enabled
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
-
-
 @torch.no_grad()  # not inference_mode: labels and states must be usable by autograd later
 def cache_states(model, tokenizer, task: str, texts: list[str], labels, n_lower: int, max_length: int = 64,
                  batch_size: int = 256, bf16: bool | None = None) -> CachedSplit:
@@ -51,7 +46,7 @@ def cache_states(model, tokenizer, task: str, texts: list[str], labels, n_lower:
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)
     order = np.argsort([-len(ids) for ids in enc["input_ids"]], kind="stable")
     states: list[torch.Tensor | None] = [None] * len(texts)
-    with _autocast(bf16):
+    with bf16_autocast(bf16):
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             batch = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in idx]}, return_tensors="pt")
@@ -140,15 +135,14 @@ def train_classifier(clf: AdapterClassifier, train: list[CachedSplit], config: F
                               weight_decay=config.weight_decay)
     per_epoch = math.ceil(sum(len(s) for s in train) / config.batch_size)
     total = max(1, int(round(config.epochs * per_epoch)))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda k: min(1.0, (k + 1) / max(1, config.warmup_steps)) * max(0.0, (total - k) / total))
+    sched = warmup_linear_decay(optim, config.warmup_steps, total)
     chunks, losses = [], []
     clf.train()
     for _ in progress(range(total), total=total, desc="training", disable=not config.show_progress):
         if not chunks:
             chunks = _batches(train, config.batch_size, rng)
         hidden, mask, tasks, labels = _collate(train, chunks.pop())
-        with _autocast(config.bf16):
+        with bf16_autocast(config.bf16):
             logits = clf(hidden, mask, tasks)
         loss = sum(F.cross_entropy(lg.float(), labels[tasks == t], reduction="sum")
                    for t, lg in enumerate(logits) if lg is not None) / len(labels)
@@ -172,7 +166,7 @@ def evaluate(clf: AdapterClassifier, splits: list[CachedSplit], batch_size: int 
     correct = {s.task: 0 for s in splits}
     for chunk in _batches(splits, batch_size, None):
         hidden, mask, tasks, labels = _collate(splits, chunk)
-        with _autocast(bf16):
+        with bf16_autocast(bf16):
             logits = clf(hidden, mask, tasks)
         for t, lg in enumerate(logits):
             if lg is not None:
@@ -188,7 +182,7 @@ def pooled_features(clf: AdapterClassifier, splits: list[CachedSplit], batch_siz
     feats = [torch.zeros(len(s), clf.backbone.config.hidden_size) for s in splits]
     for chunk in _batches(splits, batch_size, None):
         hidden, mask, tasks, _ = _collate(splits, chunk)
-        with _autocast(bf16):
+        with bf16_autocast(bf16):
             pooled = mean_pool(clf._encode(hidden, mask, tasks), mask).float()
         for row, (t, i, _) in enumerate(chunk):
             feats[t][i] = pooled[row]

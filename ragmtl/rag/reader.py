@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..utils import cpu_has_bf16, progress
+from ..utils import bf16_autocast, progress, warmup_linear_decay
 
 __all__ = ["ReaderConfig", "SpanReader", "ReaderExample", "encode_pairs", "answer_token_span", "train_reader",
            "reader_logits"]
@@ -113,11 +113,6 @@ def _pad(features: dict, rows: Sequence[int]) -> dict[str, torch.Tensor]:
     return out
 
 
-def _autocast(enabled: bool | None):
-    enabled = cpu_has_bf16() if enabled is None else enabled
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
-
-
 def train_reader(reader: SpanReader, tokenizer, examples: Sequence[ReaderExample], config: ReaderConfig) -> list[float]:
     """Train on (question, gold passage, answer) examples; return the loss of every step.
 
@@ -146,8 +141,8 @@ def train_reader(reader: SpanReader, tokenizer, examples: Sequence[ReaderExample
     optim = torch.optim.AdamW([{"params": body, "lr": config.lr},
                                {"params": list(reader.qa_head.parameters()), "lr": config.head_lr}],
                               weight_decay=config.weight_decay)
-    total, warm = config.steps, max(1, config.warmup_steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda k: min(1.0, (k + 1) / warm) * max(0.0, (total - k) / total))
+    total = config.steps
+    sched = warmup_linear_decay(optim, config.warmup_steps, total)
     batches: list[list[int]] = []
     losses = []
     reader.train()
@@ -158,7 +153,7 @@ def train_reader(reader: SpanReader, tokenizer, examples: Sequence[ReaderExample
         batch = _pad(feats, rows)
         start_t = torch.tensor([targets[i][0] for i in rows])
         end_t = torch.tensor([targets[i][1] for i in rows])
-        with _autocast(config.bf16):
+        with bf16_autocast(config.bf16):
             start, end = reader(**batch)
         loss = (F.cross_entropy(start, start_t) + F.cross_entropy(end, end_t)) / 2
         optim.zero_grad(set_to_none=True)
@@ -191,7 +186,7 @@ def reader_logits(reader: SpanReader, features: dict, batch_size: int = 64, bf16
     steps = range(0, n, batch_size)
     for k in progress(steps, total=math.ceil(n / batch_size), desc="reading", disable=not show_progress):
         rows = order[k:k + batch_size]
-        with _autocast(bf16):
+        with bf16_autocast(bf16):
             start, end = reader(**_pad(features, rows))
         for r, i in enumerate(rows):
             length = len(features["input_ids"][i])
