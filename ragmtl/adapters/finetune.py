@@ -23,7 +23,7 @@ from .inject import adapter_l2, adapter_modules, route, set_task
 from .layer_cache import lower_states, upper_forward
 from .task_adapter import TaskAdapterLinear
 
-__all__ = ["CachedSplit", "cache_states", "AdapterClassifier", "FinetuneConfig", "train_classifier", "evaluate",
+__all__ = ["CachedSplit", "cache_encoded", "cache_states", "AdapterClassifier", "FinetuneConfig", "train_classifier", "evaluate",
            "pooled_features", "fit_linear_probe"]
 
 
@@ -39,20 +39,33 @@ class CachedSplit:
         return len(self.states)
 
 
-@torch.no_grad()  # not inference_mode: labels and states must be usable by autograd later
+@torch.no_grad()  # not inference_mode: the states must be usable by autograd later
+def cache_encoded(model, tokenizer, encoded: dict, n_lower: int, batch_size: int = 256,
+                  bf16: bool | None = None) -> list[torch.Tensor]:
+    """Lower-layer states of already tokenised inputs, one unpadded bf16 tensor [T_i, H] per input.
+
+    ``encoded`` holds ``input_ids`` (lists of ids) and optionally ``token_type_ids`` (sentence
+    pairs); inputs are run longest first in batches of ``batch_size``.
+    """
+    keys = [k for k in ("input_ids", "token_type_ids") if k in encoded]
+    ids = encoded["input_ids"]
+    order = np.argsort([-len(x) for x in ids], kind="stable")
+    states: list[torch.Tensor | None] = [None] * len(ids)
+    with bf16_autocast(bf16):
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = tokenizer.pad({k: [encoded[k][i] for i in idx] for k in keys}, return_tensors="pt")
+            hidden = lower_states(model, batch, n_lower)
+            for row, i in enumerate(idx):
+                states[i] = hidden[row, : int(batch["attention_mask"][row].sum())].to(torch.bfloat16).clone()
+    return states
+
+
 def cache_states(model, tokenizer, task: str, texts: list[str], labels, n_lower: int, max_length: int = 64,
                  batch_size: int = 256, bf16: bool | None = None) -> CachedSplit:
     """Run embeddings + the first ``n_lower`` layers over ``texts`` once; keep each text's states unpadded."""
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)
-    order = np.argsort([-len(ids) for ids in enc["input_ids"]], kind="stable")
-    states: list[torch.Tensor | None] = [None] * len(texts)
-    with bf16_autocast(bf16):
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            batch = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in idx]}, return_tensors="pt")
-            hidden = lower_states(model, batch, n_lower)
-            for row, i in enumerate(idx):
-                states[i] = hidden[row, : int(batch["attention_mask"][row].sum())].to(torch.bfloat16).clone()
+    states = cache_encoded(model, tokenizer, {"input_ids": enc["input_ids"]}, n_lower, batch_size, bf16)
     return CachedSplit(task, states, torch.as_tensor(np.asarray(labels), dtype=torch.long))
 
 
