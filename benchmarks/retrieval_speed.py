@@ -4,7 +4,8 @@
     all on the same analyzer tokens (analysis is timed once, separately); top-10 agreement checked;
   * dense search: FAISS IndexFlatIP / IndexHNSWFlat / IndexIVFFlat vs a NumPy brute force
     (build time, query time, recall@10 against the exact top 10);
-  * corpus encoding: ragmtl Encoder (bf16, fp32) vs sentence-transformers' encode on the same texts.
+  * corpus encoding: ragmtl Encoder (bf16 with parallel batches, bf16 one batch at a time, fp32) vs
+    sentence-transformers' encode on the same texts.
 
 Usage (from the repository root, with the usual RAGMTL_* exports):
 
@@ -97,15 +98,16 @@ def dense_section(doc_vectors, query_vectors, repeats, k=10):
 
 
 def encoding_section(docs, n_texts, n_st):
-    """Fresh (uncached) encoding times: ours bf16 on ``n_texts`` texts; ours fp32, ours bf16 and
-    sentence-transformers (fp32 and bf16 weights) on the first ``n_st``."""
+    """Fresh (uncached) encoding times: ours bf16 on ``n_texts`` texts; ours bf16 (parallel batches
+    and one batch at a time), ours fp32 and sentence-transformers (fp32 and bf16 weights) on the
+    first ``n_st``."""
     import torch
     from sentence_transformers import SentenceTransformer
 
     from ragmtl.encoders import Encoder, EncoderConfig, minilm_path
 
     rows = {}
-    bf16 = Encoder(EncoderConfig(precision="bf16", use_cache=False))
+    bf16 = Encoder(EncoderConfig(precision="bf16", use_cache=False))  # workers: torch's thread count
     t = time.perf_counter()
     bf16.encode(docs[:n_texts], show_progress=False)
     rows[f"ragmtl Encoder bf16, first {n_texts}"] = (time.perf_counter() - t, n_texts)
@@ -113,6 +115,10 @@ def encoding_section(docs, n_texts, n_st):
     t = time.perf_counter()
     fast = bf16.encode(sub, show_progress=False)
     rows[f"ragmtl Encoder bf16, first {n_st}"] = (time.perf_counter() - t, n_st)
+    serial = Encoder(EncoderConfig(precision="bf16", use_cache=False, workers=1))
+    t = time.perf_counter()
+    serial.encode(sub, show_progress=False)
+    rows[f"ragmtl Encoder bf16 workers=1, first {n_st}"] = (time.perf_counter() - t, n_st)
     fp32 = Encoder(EncoderConfig(precision="fp32", use_cache=False))
     t = time.perf_counter()
     ref = fp32.encode(sub, show_progress=False)

