@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["main", "build_parser", "card_info", "BOOK_TASK_NAMES", "WEIGHTING_NAMES", "ADAPTER_NAMES"]
+__all__ = ["main", "build_parser", "BOOK_TASK_NAMES", "WEIGHTING_NAMES", "ADAPTER_NAMES"]
 
 PROG = "python -m ragmtl"
 # Listed here (not imported) so the parser builds without torch; tests check them against the library.
@@ -91,50 +91,6 @@ def cmd_retrieve(args) -> list[str]:
 
 
 # -------------------------------------------------------------------------------------------- card
-def card_info(config, results, name: str | None = None):
-    """The :class:`ragmtl.sharing.ModelCardInfo` of a RAG-MTL model, from its config and scores only
-    (so ``card`` rewrites exactly what ``train`` wrote)."""
-    from .sharing import ModelCardInfo
-
-    base = config.base_model.split("/")[-1]
-    lines = []
-    for t in config.tasks:
-        kept = ("all training examples" if t.max_train is None
-                else f"{t.max_train} training examples (seed {t.data_seed})")
-        if t.kind == "classification":
-            how = ("no retrieval" if t.fusion == "none" else
-                   f"its {t.k} nearest labelled training examples (frozen {base} vectors, FAISS inner product), "
-                   f"fused with {'bilinear attention' if t.fusion == 'bilinear' else 'a mean'}")
-            lines.append(f"- `{t.name}` ({t.dataset}): classification into {t.num_classes} classes; {how}; {kept}.")
-        else:
-            lines.append(f"- `{t.name}` ({t.dataset}): extractive QA reading the question with each of its BM25 "
-                         f"top-{t.k} passages, the answer marginalised over them; {kept}.")
-    upper = "trained and shared by all tasks" if config.train_shared else "frozen"
-    adapter = ("no adapters" if config.adapter is None
-               else f"per-task {config.adapter} adapters on their linear layers")
-    description = (f"A retrieval-augmented multi-task model built with ragmtl (`ragmtl.models`): the encoder "
-                   f"`{config.base_model}` with its lower {config.n_lower} layers frozen and shared, the layers "
-                   f"above {upper}, {adapter}, and one head per task:\n\n" + "\n".join(lines))
-    qa = any(t.kind == "extractive_qa" for t in config.tasks)
-    abstain = (" The QA reader always extracts a span from the retrieved passages: it cannot abstain on "
-               "unanswerable questions (it was trained on answerable ones only).") if qa else ""
-    out_of_scope = ("Decisions about people, production use, languages other than English, and labels outside "
-                    "the trained label sets." + abstain)
-    limitations = ("Trained for a short, fixed number of steps on small subsamples on a CPU, for teaching; the "
-                   "scores are those saved with the model (possibly on a test subsample) and are not comparable "
-                   "to published results. Retrieval quality bounds every task: a wrong neighbour or passage "
-                   "misleads the head. The encoder and the datasets carry the biases of their sources.")
-    snippet = ("from ragmtl.models import load_ragmtl\n\n"
-               "model, config = load_ragmtl(\"path/to/this/folder\")\n"
-               "# or score it again: python -m ragmtl evaluate path/to/this/folder")
-    return ModelCardInfo(
-        name=name or f"RAG-MTL ({', '.join(config.task_names)}) on {base}", description=description,
-        intended_use="Research and teaching: the RAG-MTL chapter of the ragmtl book (task weightings, adapters, "
-                     "retrieval-augmented heads), reproduced and compared on the tasks above.",
-        out_of_scope_use=out_of_scope, datasets=tuple(dict.fromkeys(t.dataset for t in config.tasks)),
-        results=results, limitations=limitations, how_to_load=snippet)
-
-
 def _saved_folder(directory: str) -> Path:
     root = Path(directory)
     if not root.is_dir():
@@ -143,7 +99,7 @@ def _saved_folder(directory: str) -> Path:
 
 
 def cmd_card(args) -> list[str]:
-    from .models import METRICS_NAME, RAGMTLConfig, read_metrics
+    from .models import METRICS_NAME, RAGMTLConfig, card_info, read_metrics
     from .sharing import MissingFileError, read_config, read_manifest, write_model_card
 
     root = _saved_folder(args.dir)
@@ -176,14 +132,8 @@ def _task_data(config, tasks, max_test):
             for t in tasks}
 
 
-def _weighting(name: str, tasks: list[str], seed: int):
-    from .mtl.weighting import make_weighting
-
-    return make_weighting(name, tasks, **({"seed": seed} if name == "pcgrad" else {}))
-
-
 def cmd_train(args) -> list[str]:
-    from .models import RAGMTLConfig, TrainConfig, book_tasks, build_model, evaluate, save_ragmtl, train_ragmtl
+    from .models import RAGMTLConfig, TrainConfig, book_tasks, card_info, fit, save_ragmtl
 
     specs = {s.name: s for s in book_tasks()}
     names = _select(list(specs), args.tasks, "known tasks")
@@ -202,14 +152,10 @@ def cmd_train(args) -> list[str]:
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
         raise FileExistsError(f"--out {out} exists and is not an empty folder: choose a new one or pass --overwrite")
     data = _task_data(config, names, args.max_test)
-    import torch
-
-    torch.manual_seed(args.seed)  # the heads are initialised in build_model, before train_ragmtl seeds torch
-    model = build_model(config)
-    weighting = _weighting(args.weighting, names, args.seed)
-    train_ragmtl(model, {t: d.train for t, d in data.items()}, train_config, weighting)
-    scores = evaluate(model, {t: d.evals["test"] for t, d in data.items()}, generation=not args.no_generation)
-    save_ragmtl(out, model, indexes={t: (d.retriever, d.corpus) for t, d in data.items()}, metrics=scores,
+    run = fit(config, {t: d.train for t, d in data.items()}, {t: d.evals["test"] for t, d in data.items()},
+              train_config=train_config, weighting=args.weighting, generation=not args.no_generation)
+    scores = run.scores
+    save_ragmtl(out, run.model, indexes={t: (d.retriever, d.corpus) for t, d in data.items()}, metrics=scores,
                 card=card_info(config, scores))
     return [json.dumps(scores, indent=2, sort_keys=True)]
 

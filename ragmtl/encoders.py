@@ -10,8 +10,8 @@ token budget (little padding), ``torch.inference_mode``, bfloat16 arithmetic whe
 bf16 natively (``precision="auto"``), and batch-level parallelism (``workers``): on a CPU with
 several threads, each core runs whole batches with one intra-op thread, rather than every matrix
 product being split across the cores. MiniLM's attention and element-wise kernels are short and
-split poorly, so on 2 cores this measured about 10% more texts per second. In bf16 mode the encoder runs a bf16 copy of the weights
-(made at each ``encode`` call, so a fine-tuned ``self.model`` is always the one used) rather than
+split poorly, so on 2 cores this measured about 10% more texts per second. In bf16 mode the
+encoder runs a bf16 copy of the weights (made at each ``encode`` call, so a fine-tuned ``self.model`` is always the one used) rather than
 fp32 weights under autocast: no per-layer casts, measured 10-20% less CPU time on an AVX512-BF16
 CPU; pooling and normalisation stay in fp32, and vectors stay within cosine 0.999 of fp32 ones.
 Results are cached on disk, keyed by the model, the settings and a hash of the texts, so a corpus
@@ -23,7 +23,8 @@ import hashlib
 import json
 import os
 import warnings
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -113,7 +114,6 @@ class EncoderConfig:
     progress_min: int = 512  # show a progress bar from this many texts on
     device: str = "auto"
     workers: int = 0  # batches run in parallel, one intra-op thread each; 0: torch's thread count on CPU
-
 
     def __post_init__(self) -> None:
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -232,25 +232,19 @@ class Encoder:
                                       "attention_mask": [masks[i] for i in batch]}, return_tensors="pt")
                   for batch in batches]
 
-        def run(j: int) -> int:
+        def run(j: int) -> None:
             with torch.inference_mode():
                 inputs = {k: v.to(self.device) for k, v in padded[j].items()}
                 out[batches[j]] = embed(model, inputs, normalize=self.config.normalize).cpu().numpy()
-            return j
 
         workers = min(self.workers(), len(batches))
-        bar = dict(total=len(batches), desc="encoding", disable=not show_progress)
-        if workers <= 1:
-            for _ in progress(map(run, range(len(batches))), **bar):
-                pass
-            return out
-        from concurrent.futures import ThreadPoolExecutor
-
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # one intra-op thread per worker (worker threads inherit it)
+        if workers > 1:
+            torch.set_num_threads(1)  # one intra-op thread per worker (worker threads inherit it)
         try:
             with ThreadPoolExecutor(workers) as pool:
-                for _ in progress(pool.map(run, range(len(batches))), **bar):
+                for _ in progress(pool.map(run, range(len(batches))), total=len(batches), desc="encoding",
+                                  disable=not show_progress):
                     pass
         finally:
             torch.set_num_threads(threads)

@@ -35,7 +35,8 @@ def trained(tmp_path_factory, shared_data):
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = main(["train", "--out", str(out), *TRAIN_ARGS])
     assert code == 0, stderr.getvalue()
-    assert "training" in stderr.getvalue()  # the progress bar went to stderr ...
+    assert "100%|" in stderr.getvalue() and "trec" in stderr.getvalue()  # the progress bar (labelled with
+    # the tasks trained together) went to stderr ...
     return out, json.loads(stdout.getvalue()), (out / "README.md").read_text(encoding="utf-8")  # ... stdout is JSON
 
 

@@ -5,6 +5,7 @@ adapters), a retriever per task (labelled neighbours in FAISS, or BM25 passages)
 was retrieved (bilinear attention, or reading the passage with the question), and a head per task,
 trained with the MTL chapter's task weightings and shared with checksummed files and a model card.
 """
+from .card import card_info
 from .config import FUSIONS, TASK_KINDS, TOP_LAYER_TARGETS, RAGMTLConfig, TaskSpec, book_tasks
 from .data import (TASK_LOADERS, ClassificationSplit, QASplit, TaskData, classification_splits, clinc_task,
                    collate_states, neighbour_ids, qa_split, squad_task, subsample_indices, trec_task)
@@ -21,5 +22,5 @@ __all__ = [
     "collate_states", "neighbour_ids", "qa_split", "squad_task", "subsample_indices", "trec_task",
     "evaluate", "predict", "score", "Run", "fit", "NeighbourClassifierHead", "SpanHead",
     "METRICS_NAME", "load_ragmtl", "load_task_index", "read_metrics", "save_ragmtl",
-    "RAGMTLModel", "build_model", "TrainConfig", "train_ragmtl",
+    "RAGMTLModel", "build_model", "TrainConfig", "train_ragmtl", "card_info",
 ]

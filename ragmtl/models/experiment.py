@@ -29,7 +29,7 @@ def fit(config: RAGMTLConfig, train: dict, tests: dict, tasks: Sequence[str] | N
         train_config: TrainConfig | None = None, weighting: str = "equal", adapter: str | None = None,
         generation: bool = True, model_path=None) -> Run:
     """Train ``config`` restricted to ``tasks`` (default: all), with per-task ``adapter`` if given,
-    from a fixed seed, and score it on ``tests``. ``weighting`` names a method of
+    from ``train_config.seed``, and score it on ``tests``. ``weighting`` names a method of
     :func:`ragmtl.mtl.weighting.make_weighting`."""
     from ..mtl.weighting import make_weighting
 
@@ -39,9 +39,10 @@ def fit(config: RAGMTLConfig, train: dict, tests: dict, tasks: Sequence[str] | N
     if adapter is not None:
         cfg = replace(cfg, adapter=adapter)
     seed_everything(train_config.seed)
+    pcgrad_seed = {"seed": train_config.seed} if weighting == "pcgrad" else {}  # its projection order
     model = build_model(cfg, model_path)
     start = time.perf_counter()
     history = train_ragmtl(model, {t: train[t] for t in names}, train_config,
-                           make_weighting(weighting, names), desc=" + ".join(names))
+                           make_weighting(weighting, names, **pcgrad_seed), desc=" + ".join(names))
     seconds = time.perf_counter() - start
     return Run(model, evaluate(model, {t: tests[t] for t in names}, generation), history, seconds)

@@ -71,9 +71,7 @@ class RAGMTLModel(nn.Module):
     def saved_keys(self) -> list[str]:
         """State-dict names a checkpoint holds: what training can change (heads, adapters, and the
         shared top layers when they train); the rest is the pretrained MiniLM, rebuilt on loading."""
-        return [n for n in self.state_dict() if n.startswith("heads.") or is_adapter_parameter(n)
-                or (self.config.train_shared and (m := _LAYER.match(n)) is not None
-                    and int(m.group(1)) >= self.config.n_lower)]
+        return [n for n in self.state_dict() if self.is_trainable(n)]
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """Trainable parameters every task's loss reaches (the weighting methods act on these)."""
