@@ -264,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training examples per task, overriding each task's own limit (default: the task's)")
     p.add_argument("--max-test", type=_positive_int, metavar="N", help="test examples per task (default: all)")
     p.add_argument("--seed", type=_non_negative_int, default=0,
-                   help="training seed (head initialisation, batch order, PCGrad's projection order; default: %(default)s)")
+                   help="training seed (head initialisation, batch order, PCGrad's projection order; "
+                        "default: %(default)s)")
     p.add_argument("--no-generation", action="store_true",
                    help="QA: skip the generation metrics (BLEU, chrF, ROUGE-L, METEOR); keep EM and F1")
     p.set_defaults(func=cmd_train)
