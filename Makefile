@@ -1,15 +1,20 @@
 # ragmtl: two commands do everything on a fresh machine.
 #   make book   create .venv if missing, install, execute every notebook, build the HTML book
 #   make test   unit tests + every notebook re-executed under nbval + book build, warnings as errors
-# RAGMTL_DATA is taken from the environment (CI: ../shared/data); without it the data go to
-# ~/.cache/ragmtl/data and are downloaded on a miss.
+# RAGMTL_DATA is taken from the environment (CI: ../shared/data; a relative path is made absolute);
+# without it the data go to ~/.cache/ragmtl/data and are downloaded on a miss.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Embeddings are cached per checkout, so a fresh clone (CI) starts with an empty cache.
-export RAGMTL_CACHE ?= $(CURDIR)/.cache/ragmtl
+# Both folders are made absolute: notebooks run with their own folder (book/) as working directory,
+# where a relative path such as RAGMTL_DATA=../shared/data would point elsewhere.
+export RAGMTL_CACHE := $(abspath $(or $(RAGMTL_CACHE),$(CURDIR)/.cache/ragmtl))
+ifneq ($(strip $(RAGMTL_DATA)),)
+export RAGMTL_DATA := $(abspath $(RAGMTL_DATA))
+endif
 export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
@@ -18,7 +23,7 @@ export TRANSFORMERS_OFFLINE := 1
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/_build/*' -not -path '*/.ipynb_checkpoints/*' | sort)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 
-.PHONY: book test install unit notebooks html html-strict refresh costs clean
+.PHONY: book test install unit notebooks html html-strict refresh costs clean env
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,3 +71,8 @@ costs: $(STAMP)
 
 clean:
 	rm -rf _build .cache
+
+# The data and cache folders the other targets use (absolute paths).
+env:
+	@echo "RAGMTL_DATA=$(RAGMTL_DATA)"
+	@echo "RAGMTL_CACHE=$(RAGMTL_CACHE)"
