@@ -4,7 +4,10 @@ The card's sections follow the paper and the Hugging Face card template: descrip
 and out-of-scope use, training data, evaluation results, limitations and biases, how to load, and
 the files. The training-data section is not typed by hand: each dataset name is looked up in
 ``ragmtl/data/manifest.tsv``, which gives its files, source URLs and licence. The files section
-comes from the saved folder's ``manifest.json``.
+comes from the saved folder's ``manifest.json``. Writing a card into a saved folder builds a new
+folder (hard links to the other files, a new ``README.md`` and manifest) and swaps it in, so an
+interruption never leaves a card that the manifest does not list, and a ``README.md`` that is a
+symbolic link is refused rather than followed.
 """
 from __future__ import annotations
 
@@ -16,9 +19,11 @@ from pathlib import Path
 from typing import Mapping
 
 from ..data.store import ManifestEntry, datasets, manifest
-from .manifest import FileEntry, read_manifest, update_manifest
+from .files import atomic_write, check_inside, read_json, staged_folder
+from .manifest import MANIFEST_NAME, FileEntry, read_manifest, update_manifest
 
-__all__ = ["CARD_NAME", "ModelCardInfo", "dataset_sources", "results_table", "model_card", "write_model_card"]
+__all__ = ["CARD_NAME", "ModelCardInfo", "dataset_sources", "results_table", "model_card", "write_model_card",
+           "write_card_into"]
 
 CARD_NAME = "README.md"
 
@@ -35,6 +40,8 @@ class ModelCardInfo:
     results: Mapping[str, Mapping[str, float]]  # evaluation: {task: {metric: value}}
     limitations: str  # limitations and biases
     how_to_load: str | None = None  # a Python snippet; None: a load_pretrained snippet is written
+    data_files: Mapping[str, tuple[str, ...]] | None = None  # {dataset: the files used}; None: all of each
+    training: Mapping[str, object] | None = None  # how it was trained (steps, seed, ...), a table on the card
 
     def __post_init__(self) -> None:
         for name in ("name", "description", "intended_use", "out_of_scope_use", "limitations"):
@@ -76,15 +83,27 @@ def results_table(results: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(rows)
 
 
-def _training_data(names: tuple[str, ...]) -> str:
+def _training_data(names: tuple[str, ...], data_files: Mapping[str, tuple[str, ...]] | None) -> str:
     parts = []
     for name in dict.fromkeys(names):
         rows = dataset_sources(name)
+        if data_files is not None and name in data_files:
+            unknown = [f for f in data_files[name] if f not in {r.file for r in rows}]
+            if unknown:
+                raise ValueError(f"data files {unknown} are not files of dataset {name!r}; its files: "
+                                 f"{[r.file for r in rows]}")
+            rows = [r for r in rows if r.file in data_files[name]]
         licences = "; ".join(dict.fromkeys(r.licence for r in rows))
         table = ["| file | source | sha256 |", "|---|---|---|"]
         table += [f"| {_cell(r.file)} | <{r.url}> | `{r.sha256}` |" for r in rows]
         parts.append(f"### {name}\n\n**Licence:** {licences}\n\n" + "\n".join(table))
     return "\n\n".join(parts)
+
+
+def _training(training: Mapping[str, object]) -> str:
+    rows = ["| setting | value |", "|---|---|"]
+    rows += [f"| {_cell(k)} | `{_cell(json.dumps(v, sort_keys=True))}` |" for k, v in training.items()]
+    return "\n".join(rows)
 
 
 def _default_snippet(config_class: str | None) -> str:
@@ -112,7 +131,8 @@ def model_card(card: ModelCardInfo, files: Mapping[str, FileEntry] | None = None
         ("Model description", card.description),
         ("Intended use", card.intended_use),
         ("Out-of-scope use", card.out_of_scope_use),
-        ("Training data", _training_data(card.datasets)),
+        ("Training data", _training_data(card.datasets, card.data_files)),
+        *([("Training procedure", _training(card.training))] if card.training else []),
         ("Evaluation results", results_table(card.results)),
         ("Limitations and biases", card.limitations),
         ("How to load", f"```python\n{snippet.strip()}\n```"),
@@ -122,15 +142,27 @@ def model_card(card: ModelCardInfo, files: Mapping[str, FileEntry] | None = None
     return f"# {card.name}\n\n{body}\n"
 
 
-def write_model_card(directory: str | Path, card: ModelCardInfo) -> Path:
-    """Write ``README.md`` into a folder saved by ``save_pretrained`` (listing its manifest's files)
-    and add the card to the manifest; return the card's path. Raises as :func:`model_card`."""
-    root = Path(directory)
+def write_card_into(root: Path, card: ModelCardInfo) -> dict[str, FileEntry]:
+    """Write ``README.md`` into ``root`` in place and add it to the manifest; return the manifest.
+    (Used inside a folder being built; :func:`write_model_card` is the safe way for a saved one.)"""
     files = read_manifest(root)
     config_class = None
-    if (root / "config.json").is_file():
-        config_class = json.loads((root / "config.json").read_text(encoding="utf-8")).get("config_class")
-    path = root / CARD_NAME
-    path.write_text(model_card(card, files, config_class), encoding="utf-8")
-    update_manifest(root, [CARD_NAME])
-    return path
+    if "config.json" in files:
+        header = read_json(check_inside(root, "config.json"))
+        config_class = header.get("config_class") if isinstance(header, dict) else None
+    atomic_write(check_inside(root, CARD_NAME), model_card(card, files, config_class))
+    return update_manifest(root, [CARD_NAME])
+
+
+def write_model_card(directory: str | Path, card: ModelCardInfo) -> Path:
+    """Write ``README.md`` into a folder saved by ``save_pretrained`` (listing its manifest's files)
+    and add the card to the manifest; return the card's path. The folder is rebuilt and swapped in
+    (see the module docstring). Raises as :func:`model_card`, and ``UnsafePathError`` for a symbolic
+    link in the folder."""
+    root = Path(directory)
+    read_manifest(root)  # a saved folder, or MissingFileError before anything is written
+    model_card(card)  # bad card contents raise here, before anything is written
+    with staged_folder(root, keep_existing=True, skip={CARD_NAME, MANIFEST_NAME}) as tmp:
+        (tmp / MANIFEST_NAME).write_bytes(check_inside(root, MANIFEST_NAME).read_bytes())
+        write_card_into(tmp, card)
+    return root / CARD_NAME

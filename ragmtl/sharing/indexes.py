@@ -6,7 +6,7 @@ dense retriever also ``index.faiss`` (written by ``faiss.write_index``, read by
 of both. The encoder of a dense retriever is not saved: pass it to :func:`load_index` again (it is
 the shared encoder, saved with the model). Sparse indexes are rebuilt from their recipe (see
 :mod:`ragmtl.sharing.recipes`). Any other retriever type (e.g. a hybrid) is an error: save its
-parts one by one.
+parts one by one. The folder is built next to its target and swapped in, as a model folder is.
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from typing import Any, Sequence
 
 from ..retrieval import DenseConfig, DenseRetriever
 from .config_io import config_from_dict, config_to_dict
-from .errors import FormatVersionError, MissingFileError
-from .manifest import FileEntry, verify_manifest, write_manifest
+from .errors import CorruptFileError, FormatVersionError, MissingFileError
+from .files import atomic_write, check_inside, read_json, staged_folder
+from .manifest import MANIFEST_NAME, FileEntry, verify_manifest, write_manifest
 from .recipes import SPARSE_KINDS, resolve_corpus, rebuild_sparse, sparse_recipe
 
 __all__ = ["INDEX_RECIPE_NAME", "FAISS_NAME", "INDEX_VERSION", "save_index", "load_index"]
@@ -56,24 +57,34 @@ def save_index(directory: str | Path, retriever, *, corpus: str | None = None,
     ``ValueError`` for an empty index or a corpus that is not the indexed one.
     """
     root = Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
-    if type(retriever) is DenseRetriever:
-        recipe, names = _dense_recipe(root, retriever, corpus, texts), [INDEX_RECIPE_NAME, FAISS_NAME]
-    elif any(type(retriever) is cls for cls, _ in SPARSE_KINDS.values()):
-        recipe, names = sparse_recipe(retriever, corpus, texts), [INDEX_RECIPE_NAME]
-    else:
+    dense = type(retriever) is DenseRetriever
+    if not dense and not any(type(retriever) is cls for cls, _ in SPARSE_KINDS.values()):
         raise TypeError(f"cannot save a {type(retriever).__name__}: save_index supports DenseRetriever, "
                         f"{', '.join(c.__name__ for c, _ in SPARSE_KINDS.values())} (save a hybrid's parts "
                         "one by one)")
-    recipe = {"format_version": INDEX_VERSION, **recipe}
-    (root / INDEX_RECIPE_NAME).write_text(json.dumps(recipe, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    return write_manifest(root, names)
+    if root.is_dir() and any(root.iterdir()) and not (root / MANIFEST_NAME).is_file():
+        raise FileExistsError(f"{root} holds files that are not a saved index: saving would replace them; "
+                              "choose a new or empty folder")
+    recipe = None if dense else sparse_recipe(retriever, corpus, texts)
+    with staged_folder(root) as tmp:
+        if dense:
+            recipe, names = _dense_recipe(tmp, retriever, corpus, texts), [INDEX_RECIPE_NAME, FAISS_NAME]
+        else:
+            names = [INDEX_RECIPE_NAME]
+        recipe = {"format_version": INDEX_VERSION, **recipe}
+        atomic_write(tmp / INDEX_RECIPE_NAME, json.dumps(recipe, indent=2, allow_nan=False) + "\n")
+        entries = write_manifest(tmp, names)
+    return entries
 
 
 def _load_dense(root: Path, recipe: dict[str, Any], encoder) -> DenseRetriever:
     import faiss
 
-    index = faiss.read_index(str(root / FAISS_NAME))
+    try:
+        index = faiss.read_index(str(check_inside(root, FAISS_NAME)))
+    except RuntimeError as err:
+        raise CorruptFileError(f"{root / FAISS_NAME} is not a FAISS index FAISS can read "
+                               f"({str(err).strip().splitlines()[-1][:200]})") from None
     if index.ntotal != recipe["n_docs"] or index.d != recipe["dim"]:
         raise ValueError(f"{root / FAISS_NAME} holds {index.ntotal} vectors of dimension {index.d}; "
                          f"{INDEX_RECIPE_NAME} says {recipe['n_docs']} of dimension {recipe['dim']}")
@@ -93,15 +104,21 @@ def load_index(directory: str | Path, *, texts: Sequence[str] | None = None, enc
     """
     root = Path(directory)
     entries = verify_manifest(root, required=[INDEX_RECIPE_NAME])
-    recipe = json.loads((root / INDEX_RECIPE_NAME).read_text(encoding="utf-8"))
+    recipe = read_json(check_inside(root, INDEX_RECIPE_NAME))
+    if not isinstance(recipe, dict):
+        raise CorruptFileError(f"{root / INDEX_RECIPE_NAME} is not a JSON object: expected a recipe from save_index")
     if recipe.get("format_version") != INDEX_VERSION:
         raise FormatVersionError(f"{root / INDEX_RECIPE_NAME} has format_version {recipe.get('format_version')!r}; "
                                  f"this ragmtl reads version {INDEX_VERSION} only")
     kinds = ["dense", *SPARSE_KINDS]
     if recipe.get("kind") not in kinds:
         raise ValueError(f"{root / INDEX_RECIPE_NAME} has kind {recipe.get('kind')!r}; known kinds: {kinds}")
-    if recipe["kind"] == "dense":
-        if FAISS_NAME not in entries:
-            raise MissingFileError(f"{root}/manifest.json does not list {FAISS_NAME}, which a dense index needs")
-        return _load_dense(root, recipe, encoder)
-    return rebuild_sparse(recipe, texts)
+    try:
+        if recipe["kind"] == "dense":
+            if FAISS_NAME not in entries:
+                raise MissingFileError(f"{root}/manifest.json does not list {FAISS_NAME}, which a dense index needs")
+            return _load_dense(root, recipe, encoder)
+        return rebuild_sparse(recipe, texts)
+    except (KeyError, TypeError) as err:
+        raise CorruptFileError(f"{root / INDEX_RECIPE_NAME} lacks or mistypes a field ({type(err).__name__}: "
+                               f"{err}): expected a recipe from save_index") from None

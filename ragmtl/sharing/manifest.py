@@ -7,7 +7,8 @@ A saved model or index folder holds ``manifest.json``::
 Paths are relative, POSIX-style, and may name files in subfolders (``indexes/scifact/index.faiss``).
 Loading reads only files listed here, and only after :func:`verify_manifest` has checked that each
 one exists and has the recorded size and sha256; files in the folder that the manifest does not
-list are ignored.
+list are ignored. A listed file that is a symbolic link (or lies under one) is refused: it could
+point outside the folder. The manifest is written atomically (:func:`ragmtl.sharing.files.atomic_write`).
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 from ..data.store import sha256_of
-from .errors import ChecksumError, FormatVersionError, MissingFileError
+from .errors import ChecksumError, CorruptFileError, FormatVersionError, MissingFileError, UnsafePathError
+from .files import atomic_write, check_inside, read_json
 
 __all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "FileEntry", "hash_files", "write_manifest", "read_manifest",
            "verify_manifest", "update_manifest"]
@@ -38,10 +40,10 @@ def _check_name(name: str) -> str:
     """A manifest path must stay inside the folder: relative, no ``..``, not the manifest itself."""
     path = PurePosixPath(name)
     if not name or path.is_absolute() or ".." in path.parts or "\\" in name or str(path) != name:
-        raise ValueError(f"manifest path {name!r} is not a plain relative path inside the folder "
-                         "(expected e.g. 'model.safetensors' or 'indexes/scifact/index.faiss')")
+        raise UnsafePathError(f"manifest path {name!r} is not a plain relative path inside the folder "
+                              "(expected e.g. 'model.safetensors' or 'indexes/scifact/index.faiss')")
     if name == MANIFEST_NAME:
-        raise ValueError(f"{MANIFEST_NAME} cannot list itself")
+        raise UnsafePathError(f"{MANIFEST_NAME} cannot list itself")
     return name
 
 
@@ -53,7 +55,7 @@ def hash_files(directory: str | Path, names: Iterable[str]) -> dict[str, FileEnt
     root = Path(directory)
     entries: dict[str, FileEntry] = {}
     for name in names:
-        path = root / _check_name(name)
+        path = check_inside(root, _check_name(name))
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file())
         elif path.is_file():
@@ -62,6 +64,7 @@ def hash_files(directory: str | Path, names: Iterable[str]) -> dict[str, FileEnt
             raise MissingFileError(f"cannot list {name!r} in the manifest: there is no such file or folder in {root}")
         for file in files:
             rel = file.relative_to(root).as_posix()
+            check_inside(root, rel)
             if rel != MANIFEST_NAME:
                 entries[rel] = FileEntry(sha256_of(file), file.stat().st_size)
     return dict(sorted(entries.items()))
@@ -70,7 +73,7 @@ def hash_files(directory: str | Path, names: Iterable[str]) -> dict[str, FileEnt
 def _write(directory: Path, entries: dict[str, FileEntry]) -> None:
     files = {name: {"sha256": e.sha256, "bytes": e.bytes} for name, e in sorted(entries.items())}
     text = json.dumps({"format_version": MANIFEST_VERSION, "files": files}, indent=2)
-    (directory / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
+    atomic_write(check_inside(directory, MANIFEST_NAME), text + "\n")
 
 
 def write_manifest(directory: str | Path, names: Iterable[str]) -> dict[str, FileEntry]:
@@ -96,13 +99,13 @@ def read_manifest(directory: str | Path) -> dict[str, FileEntry]:
     Raises :class:`MissingFileError` when there is no manifest, :class:`FormatVersionError` for a
     version this library does not know, ``ValueError`` for a malformed manifest or an unsafe path.
     """
-    path = Path(directory) / MANIFEST_NAME
+    path = check_inside(Path(directory), MANIFEST_NAME)
     if not path.is_file():
         raise MissingFileError(f"{path} does not exist: not a folder written by ragmtl.sharing "
                                f"(expected {MANIFEST_NAME} next to the saved files)")
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
-        raise ValueError(f"{path} is malformed: expected an object with 'format_version' and 'files'")
+        raise CorruptFileError(f"{path} is malformed: expected an object with 'format_version' and 'files'")
     version = data.get("format_version")
     if version != MANIFEST_VERSION:
         raise FormatVersionError(f"{path} has format_version {version!r}; this ragmtl reads version "
@@ -110,9 +113,14 @@ def read_manifest(directory: str | Path) -> dict[str, FileEntry]:
     entries = {}
     for name, entry in data["files"].items():
         try:
-            entries[_check_name(name)] = FileEntry(str(entry["sha256"]), int(entry["bytes"]))
-        except (KeyError, TypeError) as err:
-            raise ValueError(f"{path}: entry {name!r} needs 'sha256' and 'bytes', got {entry!r}") from err
+            if not isinstance(entry["sha256"], str) or type(entry["bytes"]) is not int:
+                raise TypeError
+            entries[_check_name(name)] = FileEntry(entry["sha256"], entry["bytes"])
+        except (KeyError, TypeError):
+            raise CorruptFileError(f"{path}: entry {name!r} needs 'sha256' (a str) and 'bytes' (an int), "
+                                   f"got {entry!r}") from None
+        except ValueError as err:
+            raise CorruptFileError(f"{path}: {err}") from None
     return entries
 
 
@@ -129,7 +137,7 @@ def verify_manifest(directory: str | Path, required: Iterable[str] = ()) -> dict
     if unlisted:
         raise MissingFileError(f"{root}/{MANIFEST_NAME} does not list {unlisted}; it lists {sorted(entries)}")
     for name, entry in entries.items():
-        path = root / name
+        path = check_inside(root, name)
         if not path.is_file():
             raise MissingFileError(f"{name} is listed in {root}/{MANIFEST_NAME} but missing from {root}")
         size = path.stat().st_size

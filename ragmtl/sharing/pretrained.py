@@ -10,11 +10,16 @@ A saved folder holds::
 plus any ``extra_files`` (e.g. per-task index folders). The model is rebuilt from its config by a
 ``build(config) -> nn.Module`` function the caller supplies, then the weights are checked against
 it name by name and shape by shape. Nothing is unpickled: weights come from safetensors, the config
-from JSON.
+from JSON (type-checked against the dataclass's field types).
+
+Saving builds the whole folder next to its target and swaps it in (:func:`ragmtl.sharing.files.staged_folder`,
+the manifest written last), so an interruption leaves the old complete folder or the new one, and
+a save over an earlier save keeps none of its files. A folder that holds other files is not replaced.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
@@ -22,7 +27,8 @@ from typing import Any, Callable, Mapping, TypeVar
 from torch import nn
 
 from .config_io import check_round_trip, config_from_dict
-from .errors import ConfigMismatchError, FormatVersionError
+from .errors import ConfigMismatchError, CorruptFileError, FormatVersionError
+from .files import atomic_write, read_json, staged_folder
 from .manifest import MANIFEST_NAME, FileEntry, verify_manifest, write_manifest
 from .weights import KeyFilter, check_shapes, load_safetensors_into, select_state, write_safetensors
 
@@ -45,20 +51,35 @@ def _versions() -> dict[str, str]:
     return {"ragmtl": ragmtl.__version__, "torch": torch.__version__, "safetensors": safetensors.__version__}
 
 
-def _copy_extra(root: Path, extra_files: Mapping[str, str | Path]) -> list[str]:
+def _check_extra(root: Path, extra_files: Mapping[str, str | Path]) -> None:
+    """Reserved names and missing sources are refused before anything is written; so is replacing a
+    folder that holds files other than an earlier save's (a manifest) or the extra files' own sources."""
+    from .manifest import _check_name
+
+    in_place = set()
     for name, source in extra_files.items():
+        _check_name(name)
         if name in _RESERVED:
             raise ValueError(f"extra file name {name!r} is reserved; reserved names: {sorted(_RESERVED)}")
-        source, target = Path(source), root / name
-        if not source.exists():
+        if not Path(source).exists():
             raise FileNotFoundError(f"extra file {name!r}: source {source} does not exist")
-        if source.resolve() == target.resolve():
-            continue  # already saved in place, e.g. save_index(directory / "indexes" / task, ...)
+        if os.path.abspath(source) == os.path.abspath(root / name):
+            in_place.add(name.split("/")[0])  # already saved there, e.g. save_index(directory / "indexes" / task)
+    if root.is_dir() and not (root / MANIFEST_NAME).is_file():
+        others = sorted(p.name for p in root.iterdir() if p.name not in in_place)
+        if others:
+            raise FileExistsError(f"{root} holds files that are not a saved model ({others[:5]}): saving would "
+                                  "replace them; choose a new or empty folder")
+
+
+def _copy_extra(tmp: Path, extra_files: Mapping[str, str | Path]) -> list[str]:
+    for name, source in extra_files.items():
+        source, target = Path(source), tmp / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True)
+            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
         else:
-            shutil.copyfile(source, target)
+            shutil.copyfile(source, target, follow_symlinks=False)
     return list(extra_files)
 
 
@@ -71,8 +92,10 @@ def save_pretrained(directory: str | Path, model: nn.Module, config: Any, *, key
     ``keys=is_adapter_parameter`` or ``keys=trainable_keys(model)``; ``state_dict`` saves those
     tensors instead of ``model.state_dict()`` (their names and shapes must be the model's).
     ``extra_files`` maps a relative name in ``directory`` to a file or folder copied there and listed
-    in the manifest (a source already at that place is listed as it is). ``card``, a
-    :class:`~ragmtl.sharing.card.ModelCardInfo`, is written as ``README.md``. Raises ``ValueError``
+    in the manifest (a source already at that place is copied as it is). ``card``, a
+    :class:`~ragmtl.sharing.card.ModelCardInfo`, is written as ``README.md``. The folder is written
+    whole and swapped in (an earlier save there is replaced, none of its files kept). Raises
+    ``FileExistsError`` for a folder holding other files, ``ValueError``
     for a config that does not survive JSON, an empty selection, or a ``state_dict`` that does not
     fit the model; ``TypeError`` for a config that is not a dataclass instance.
     """
@@ -81,9 +104,8 @@ def save_pretrained(directory: str | Path, model: nn.Module, config: Any, *, key
     tensors = select_state(model.state_dict() if state_dict is None else state_dict, keys)
     check_shapes({n: tuple(t.shape) for n, t in tensors.items()}, model_shapes, strict=False)
     root = Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
+    _check_extra(root, extra_files or {})
     cls = type(config)
-    write_safetensors(root / WEIGHTS_NAME, tensors, {"format": "pt", "config_class": cls.__qualname__})
     header = {
         "format_version": CONFIG_VERSION, "config_class": cls.__qualname__, "config_module": cls.__module__,
         "config": config_data,
@@ -91,19 +113,24 @@ def save_pretrained(directory: str | Path, model: nn.Module, config: Any, *, key
                     "partial": set(tensors) != set(model_shapes)},
         "saved_with": _versions(),
     }
-    (root / CONFIG_NAME).write_text(json.dumps(header, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    names = [WEIGHTS_NAME, CONFIG_NAME, *_copy_extra(root, extra_files or {})]
-    entries = write_manifest(root, names)
-    if card is not None:
-        from .card import write_model_card
+    with staged_folder(root) as tmp:
+        write_safetensors(tmp / WEIGHTS_NAME, tensors, {"format": "pt", "config_class": cls.__qualname__})
+        atomic_write(tmp / CONFIG_NAME, json.dumps(header, indent=2, allow_nan=False) + "\n")
+        names = [WEIGHTS_NAME, CONFIG_NAME, *_copy_extra(tmp, extra_files or {})]
+        entries = write_manifest(tmp, names)
+        if card is not None:
+            from .card import write_card_into
 
-        write_model_card(root, card)
-        entries = verify_manifest(root)
+            entries = write_card_into(tmp, card)
     return entries
 
 
 def _read_config(root: Path, config_cls: type[C]) -> C:
-    data = json.loads((root / CONFIG_NAME).read_text(encoding="utf-8"))
+    path = root / CONFIG_NAME
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        raise CorruptFileError(f"{path} has no 'config' object: expected {{\"format_version\", \"config_class\", "
+                               "\"config\": {...}} as save_pretrained writes it")
     version = data.get("format_version")
     if version != CONFIG_VERSION:
         raise FormatVersionError(f"{root / CONFIG_NAME} has format_version {version!r}; this ragmtl reads "
@@ -112,7 +139,10 @@ def _read_config(root: Path, config_cls: type[C]) -> C:
     if saved_cls != config_cls.__qualname__:
         raise ConfigMismatchError(f"{root} was saved with config class {saved_cls!r} "
                                   f"(module {data.get('config_module')!r}), not {config_cls.__qualname__!r}")
-    return config_from_dict(config_cls, data["config"])
+    try:
+        return config_from_dict(config_cls, data["config"])
+    except ConfigMismatchError as err:
+        raise type(err)(f"{path}: {err}") from None
 
 
 def read_config(directory: str | Path, config_cls: type[C]) -> C:

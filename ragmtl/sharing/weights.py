@@ -3,20 +3,25 @@
 safetensors stores raw tensor bytes and a JSON header of names, dtypes and shapes, so reading a
 file runs no code from it (unlike ``torch.load``, which unpickles). The shapes are read from the
 header first and compared with the model's own state dict (:func:`check_shapes`); only when every
-name and shape fits are the tensors read and copied in.
+name and shape fits are the tensors read and copied in. The file is written with its JSON header
+in sorted order, so the same tensors and metadata always give the same bytes (and sha256), and
+atomically (a temporary file renamed into place).
 """
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 from typing import Callable, Collection, Mapping
 
 import torch
 from torch import nn
 
-from .errors import WeightsMismatchError
+from .errors import CorruptFileError, WeightsMismatchError
+from .files import atomic_write
 
-__all__ = ["KeyFilter", "select_state", "trainable_keys", "check_shapes", "write_safetensors", "read_shapes",
-           "load_safetensors_into"]
+__all__ = ["KeyFilter", "select_state", "trainable_keys", "check_shapes", "canonical_safetensors",
+           "write_safetensors", "read_shapes", "load_safetensors_into"]
 
 #: Which tensors to save: a predicate on the name, or a collection of names.
 KeyFilter = Callable[[str], bool] | Collection[str]
@@ -79,10 +84,21 @@ def check_shapes(saved: Mapping[str, tuple[int, ...]], expected: Mapping[str, tu
         raise WeightsMismatchError("saved weights do not fit the model: " + "; ".join(parts) + "." + hint)
 
 
+def canonical_safetensors(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted (metadata included) and the
+    header padded with spaces to a multiple of 8 bytes, so equal contents give equal bytes."""
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + size])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + size:]
+
+
 def write_safetensors(path: str | Path, state: Mapping[str, torch.Tensor],
                       metadata: Mapping[str, str] | None = None) -> None:
-    """Write tensors to ``path`` (moved to the CPU, made contiguous; tied tensors stored once each name)."""
-    from safetensors.torch import save_file
+    """Write tensors to ``path`` (moved to the CPU, made contiguous; tied tensors stored once each name),
+    atomically and byte-for-byte reproducibly (:func:`canonical_safetensors`)."""
+    from safetensors.torch import save
 
     tensors, seen = {}, set()
     for name, t in state.items():
@@ -90,15 +106,20 @@ def write_safetensors(path: str | Path, state: Mapping[str, torch.Tensor],
         ptr = t.untyped_storage().data_ptr()
         tensors[name] = t.clone() if ptr in seen else t  # safetensors refuses shared storage
         seen.add(ptr)
-    save_file(tensors, str(path), metadata=dict(metadata or {}))
+    atomic_write(path, canonical_safetensors(save(tensors, metadata=dict(metadata or {}))))
 
 
 def read_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
-    """{name: shape} from a safetensors header, without reading the tensor data."""
-    from safetensors import safe_open
+    """{name: shape} from a safetensors header, without reading the tensor data; raises
+    :class:`CorruptFileError` naming the file when its header is not a valid safetensors header."""
+    from safetensors import SafetensorError, safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        return {n: tuple(f.get_slice(n).get_shape()) for n in f.keys()}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {n: tuple(f.get_slice(n).get_shape()) for n in f.keys()}
+    except SafetensorError as err:
+        raise CorruptFileError(f"{path} is not a valid safetensors file ({err}): expected weights written by "
+                               "ragmtl.sharing") from None
 
 
 def load_safetensors_into(model: nn.Module, path: str | Path, strict: bool = True) -> list[str]:
@@ -112,6 +133,10 @@ def load_safetensors_into(model: nn.Module, path: str | Path, strict: bool = Tru
 
     state = model.state_dict()
     check_shapes(read_shapes(path), {n: tuple(t.shape) for n, t in state.items()}, strict)
-    tensors = load_file(str(path))
+    try:
+        tensors = load_file(str(path))
+    except Exception as err:  # safetensors raises SafetensorError or a bare Exception on bad data
+        raise CorruptFileError(f"{path}: its tensors cannot be read ({err}); expected weights written by "
+                               "ragmtl.sharing") from None
     model.load_state_dict(tensors, strict=strict)
     return [n for n in state if n not in tensors]
