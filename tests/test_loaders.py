@@ -27,6 +27,32 @@ def test_scifact_counts(scifact):
     assert all(did in ids for rel in scifact.qrels.values() for did in rel)
 
 
+def test_scifact_cited_qrels_reproduce_beir_test_qrels(scifact):
+    import csv
+    import io
+    import zipfile
+
+    from ragmtl.data import cited_qrels, fetch
+
+    with zipfile.ZipFile(fetch("scifact") / "scifact.zip") as zf:
+        rows = list(csv.DictReader(io.TextIOWrapper(zf.open("claims_validation.csv"), encoding="utf-8")))
+    assert cited_qrels(rows) == scifact.qrels  # the rule the train split uses, checked on BEIR's test qrels
+    assert cited_qrels([{"id": "7", "cited_doc_ids": "[1, 22]"}]) == {"7": {"1": 1, "22": 1}}
+    with pytest.raises(ValueError, match="cited_doc_ids"):
+        cited_qrels([{"id": "7"}])
+
+
+def test_scifact_train_split(scifact):
+    train = load_scifact("train")
+    assert len(train.queries) == 809 and sum(len(d) for d in train.qrels.values()) == 919  # BEIR's train split
+    assert set(train.qrels) == {q.query_id for q in train.queries}
+    assert not {q.query_id for q in train.queries} & {q.query_id for q in scifact.queries}
+    ids = {d.doc_id for d in train.corpus}
+    assert all(did in ids for rel in train.qrels.values() for did in rel)
+    with pytest.raises(ValueError, match="split"):
+        load_scifact("dev")
+
+
 def test_scifact_abstract_pitfall(scifact):
     first = scifact.corpus[0]
     assert first.doc_id == "4983" and first.title.startswith("Microstructural development")

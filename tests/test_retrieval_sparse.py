@@ -31,19 +31,66 @@ def test_analyzer_steps():
         AnalyzerConfig(min_length=0)
 
 
+# Four more documents with "cat" make it occur in 7 of 12 documents: its raw Okapi idf is negative,
+# so rank_bm25's epsilon floor (negative idf -> epsilon * mean idf) is exercised by the query "cat on a mat".
+COMMON_CORPUS = CORPUS + ["A cat and a cell.", "Cat cells.", "The cat's mat.", "One cat, one dog."]
+
+
+def _far(a, b, tol=1e-3):
+    """The two score matrices differ by far more than the equality tolerance (1e-6) below."""
+    return np.abs(np.asarray(a) - np.asarray(b)).max() > tol
+
+
 @pytest.mark.parametrize("k1,b", [(1.5, 0.75), (1.2, 0.3), (0.9, 0.95)])
 def test_bm25_equals_rank_bm25(k1, b):
-    """The trusted peer: rank_bm25.BM25Okapi on the very same tokens and parameters."""
+    """The trusted peer: rank_bm25.BM25Okapi on the very same tokens and parameters. The inputs tell
+    the peer from its nearest siblings (k1 or b perturbed, another epsilon, no floor, Lucene idf)
+    by far more than the tolerance, so a wrong parameter or idf variant cannot pass."""
     from rank_bm25 import BM25Okapi
 
     analyzer = Analyzer()
-    docs = [analyzer(t) for t in CORPUS]
+    docs = [analyzer(t) for t in COMMON_CORPUS]
     queries = [analyzer(q) for q in QUERIES] + [["cat", "cat", "mat"]]  # a repeated term counts twice
+    n, df_cat = len(docs), sum("cat" in d for d in docs)
+    assert math.log((n - df_cat + 0.5) / (df_cat + 0.5)) < 0  # the epsilon floor is in play
+
+    def peer(k1=k1, b=b, epsilon=0.25):
+        model = BM25Okapi(docs, k1=k1, b=b, epsilon=epsilon)
+        return np.array([model.get_scores(q) for q in queries])
+
+    expected = peer()
+    siblings = {"k1 + 0.1": peer(k1=k1 + 0.1), "b - 0.1": peer(b=b - 0.1), "epsilon 0.5": peer(epsilon=0.5),
+                "no epsilon floor": peer(epsilon=0.0),
+                "lucene idf": BM25(BM25Config(k1=k1, b=b, idf="lucene")).index_tokens(docs).score_tokens(queries)}
+    for name, scores in siblings.items():
+        assert _far(scores, expected), f"the test cannot tell BM25Okapi from its sibling '{name}'"
     ours = BM25(BM25Config(k1=k1, b=b, idf="okapi")).index_tokens(docs)
-    peer = BM25Okapi(docs, k1=k1, b=b, epsilon=0.25)
-    expected = np.array([peer.get_scores(q) for q in queries])
     np.testing.assert_allclose(ours.score_tokens(queries), expected, rtol=0, atol=1e-6)
-    assert (expected != 0).any()
+
+
+@pytest.mark.parametrize("k1,b", [(0.9, 0.4), (1.2, 0.75)])
+def test_bm25_lucene_equals_bm25s(k1, b):
+    """The Lucene idf variant against bm25s (method="lucene"), which drops Lucene's constant (k1 + 1)
+    numerator (it does not change a ranking): ours = (k1 + 1) * bm25s. Perturbed k1 or b, and the
+    Okapi idf, differ from the peer by far more than the tolerance."""
+    import bm25s
+
+    analyzer = Analyzer()
+    docs = [analyzer(t) for t in COMMON_CORPUS]
+    queries = [analyzer(q) for q in QUERIES] + [["cat", "cat", "mat"]]
+
+    def peer(k1=k1, b=b):
+        model = bm25s.BM25(method="lucene", k1=k1, b=b)
+        model.index(docs, show_progress=False)
+        return (k1 + 1) * np.array([model.get_scores(q) for q in queries], dtype=np.float64)
+
+    expected = peer()
+    assert (expected > 0).any()
+    okapi = BM25(BM25Config(k1=k1, b=b, idf="okapi")).index_tokens(docs).score_tokens(queries)
+    for name, scores in {"k1 + 0.1": peer(k1=k1 + 0.1), "b + 0.1": peer(b=b + 0.1), "okapi idf": okapi}.items():
+        assert _far(scores, expected), f"the test cannot tell Lucene BM25 from its sibling '{name}'"
+    ours = BM25(BM25Config(k1=k1, b=b, idf="lucene")).index_tokens(docs)
+    np.testing.assert_allclose(ours.score_tokens(queries), expected, rtol=1e-5, atol=1e-6)  # bm25s is float32
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ the manifest shipped with the package, and downloaded on a miss when the network
 from .banking import load_banking77
 from .clinc import Clinc150, load_clinc150
 from .records import LabelledText, TextClassification, seeded_split
-from .scifact import Document, Query, SciFact, load_scifact, parse_abstract
+from .scifact import Document, Query, SciFact, cited_qrels, load_scifact, parse_abstract
 from .sentclf import SENTCLF_TASKS, load_sentclf
 from .sentiment import UCI_DOMAINS, load_uci_sentiment
 from .squad import Answer, Paragraph, Question, SQuAD2, load_squad2
@@ -15,7 +15,7 @@ from .store import (DataChecksumError, DataFileMissingError, ManifestEntry, data
 
 __all__ = [
     "load_banking77", "Clinc150", "load_clinc150", "LabelledText", "TextClassification",
-    "seeded_split", "Document", "Query", "SciFact", "load_scifact", "parse_abstract",
+    "seeded_split", "Document", "Query", "SciFact", "cited_qrels", "load_scifact", "parse_abstract",
     "SENTCLF_TASKS", "load_sentclf", "UCI_DOMAINS", "load_uci_sentiment", "Answer", "Paragraph",
     "Question", "SQuAD2", "load_squad2", "DataChecksumError", "DataFileMissingError",
     "ManifestEntry", "data_dir", "datasets", "fetch", "manifest", "sha256_of",
