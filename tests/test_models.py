@@ -98,7 +98,10 @@ def synthetic_qa(task: str, n: int, seed: int) -> QASplit:
     (dict(k=0), "k must be >= 1"),
     (dict(max_length=4), "max_length >= 8"),
     (dict(max_train=0), "max_train must be None or >= 1"),
-    (dict(name=""), "non-empty name"),
+    (dict(name=""), "not a plain name"),
+    (dict(name="/tmp/evil"), "not a plain name"),
+    (dict(name="../up"), "not a plain name"),
+    (dict(name=3), "not a plain name"),
 ])
 def test_task_spec_rejects_bad_fields(kwargs, message):
     fields = dict(name="t", kind="classification", dataset="toy", num_classes=3) | kwargs

@@ -12,7 +12,7 @@ from .data import (TASK_LOADERS, ClassificationSplit, QASplit, TaskData, classif
 from .evaluate import evaluate, predict, score
 from .experiment import Run, fit
 from .heads import NeighbourClassifierHead, SpanHead
-from .io import METRICS_NAME, load_ragmtl, load_task_index, read_metrics, save_ragmtl
+from .io import METRICS_NAME, TRAINING_NAME, load_ragmtl, load_task_index, read_metrics, read_training, save_ragmtl
 from .model import RAGMTLModel, build_model
 from .train import TrainConfig, train_ragmtl
 
@@ -21,6 +21,6 @@ __all__ = [
     "TASK_LOADERS", "ClassificationSplit", "QASplit", "TaskData", "classification_splits", "clinc_task",
     "collate_states", "neighbour_ids", "qa_split", "squad_task", "subsample_indices", "trec_task",
     "evaluate", "predict", "score", "Run", "fit", "NeighbourClassifierHead", "SpanHead",
-    "METRICS_NAME", "load_ragmtl", "load_task_index", "read_metrics", "save_ragmtl",
+    "METRICS_NAME", "TRAINING_NAME", "load_ragmtl", "load_task_index", "read_metrics", "read_training", "save_ragmtl",
     "RAGMTLModel", "build_model", "TrainConfig", "train_ragmtl", "card_info",
 ]

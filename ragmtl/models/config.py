@@ -27,7 +27,9 @@ class TaskSpec:
     question with each passage (concatenation) and the answer probabilities are marginalised over
     the passages. ``dataset`` names the entry of ragmtl's data manifest (for the model card).
     ``max_train`` and ``data_seed`` fix which training examples are used: for a classification task
-    they are also its knowledge source, so they belong to the model.
+    they are also its knowledge source, so they belong to the model. ``name`` must be a plain name
+    (letters, digits, '.', '_', '-'): it becomes a folder of the saved model (``UnsafePathError``, a
+    ``ValueError``, otherwise).
     """
 
     name: str
@@ -41,8 +43,9 @@ class TaskSpec:
     data_seed: int = 0  # seed of that subsample
 
     def __post_init__(self) -> None:
-        if not self.name or not isinstance(self.name, str):
-            raise ValueError(f"a task needs a non-empty name, got {self.name!r}")
+        from ..sharing.files import check_plain_name
+
+        check_plain_name(self.name, "task name")  # it names the folder indexes/<name>/ of a saved model
         if self.kind not in TASK_KINDS:
             raise ValueError(f"task {self.name!r}: kind must be one of {TASK_KINDS}, got {self.kind!r}")
         if self.fusion not in FUSIONS:

@@ -40,7 +40,7 @@ def fit(config: RAGMTLConfig, train: dict, tests: dict, tasks: Sequence[str] | N
         cfg = replace(cfg, adapter=adapter)
     seed_everything(train_config.seed)
     pcgrad_seed = {"seed": train_config.seed} if weighting == "pcgrad" else {}  # its projection order
-    model = build_model(cfg, model_path)
+    model = build_model(cfg, model_path, seed=train_config.seed)
     start = time.perf_counter()
     history = train_ragmtl(model, {t: train[t] for t in names}, train_config,
                            make_weighting(weighting, names, **pcgrad_seed), desc=" + ".join(names))

@@ -93,9 +93,24 @@ class RAGMTLModel(nn.Module):
         return self.heads[task].loss(out, batch)
 
 
-def build_model(config: RAGMTLConfig, model_path=None) -> RAGMTLModel:
-    """Pretrained MiniLM (local files only) wrapped as a fresh :class:`RAGMTLModel` of ``config``."""
-    from ..encoders import load_minilm
+def build_model(config: RAGMTLConfig, model_path=None, seed: int = 0) -> RAGMTLModel:
+    """Pretrained MiniLM (local files only) wrapped as a fresh :class:`RAGMTLModel` of ``config``.
 
+    The heads (and adapters) are initialised from ``seed`` in a forked RNG, so the same config and
+    seed always give the same model whatever ran before, and the global RNG is left untouched.
+    Raises ``ValueError`` for a ``config.base_model`` other than the MiniLM this builds (unless
+    ``model_path`` points at that model's own files).
+    """
+    import torch
+
+    from ..encoders import MODEL_NAME, load_minilm
+
+    if model_path is None and config.base_model != MODEL_NAME:
+        raise ValueError(f"base_model {config.base_model!r} is not available offline: build_model loads "
+                         f"{MODEL_NAME!r} from its local package (pass model_path= for other local files)")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     _, backbone = load_minilm(model_path)
-    return RAGMTLModel(backbone, config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return RAGMTLModel(backbone, config)

@@ -102,7 +102,7 @@ def _training_data(names: tuple[str, ...], data_files: Mapping[str, tuple[str, .
 
 def _training(training: Mapping[str, object]) -> str:
     rows = ["| setting | value |", "|---|---|"]
-    rows += [f"| {_cell(k)} | `{_cell(json.dumps(v, sort_keys=True))}` |" for k, v in training.items()]
+    rows += [f"| {_cell(k)} | `{_cell(json.dumps(v, sort_keys=True))}` |" for k, v in sorted(training.items())]
     return "\n".join(rows)
 
 
