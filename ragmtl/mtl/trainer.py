@@ -38,6 +38,22 @@ class TaskData:
     x_test: torch.Tensor
     y_test: torch.Tensor
 
+    def __post_init__(self) -> None:
+        """Refuse, naming the task and split, an empty split, x and y of different lengths, or a label
+        outside ``range(num_classes)`` (each would fail later with a cryptic torch error)."""
+        if self.num_classes < 2:
+            raise ValueError(f"task {self.name!r}: num_classes must be >= 2, got {self.num_classes}")
+        for split in ("train", "dev", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if len(x) == 0:
+                raise ValueError(f"task {self.name!r} has an empty {split} split: expected at least one example")
+            if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
+                raise ValueError(f"task {self.name!r}, {split} split: expected x [N, D] and y [N], got "
+                                 f"{tuple(x.shape)} and {tuple(y.shape)}")
+            if int(y.min()) < 0 or int(y.max()) >= self.num_classes:
+                raise ValueError(f"task {self.name!r}, {split} split: labels must be in [0, {self.num_classes}), "
+                                 f"got {int(y.min())}..{int(y.max())}")
+
 
 @dataclass
 class TrainConfig:
@@ -77,6 +93,9 @@ class TrainResult:
 def task_batch_sizes(sizes: dict[str, int], batch_size: int, sampling: str = "proportional",
                      temperature: float = 2.0) -> dict[str, int]:
     """Split ``batch_size`` over tasks by the sampling scheme (largest remainders, at least 1 each)."""
+    empty = [t for t, n in sizes.items() if n < 1]
+    if empty:
+        raise ValueError(f"tasks {empty} have no training example: expected at least one per task")
     if batch_size < len(sizes):
         raise ValueError(f"batch_size {batch_size} is smaller than the number of tasks {len(sizes)}")
     n = np.array([sizes[t] for t in sizes], dtype=float)
@@ -104,7 +123,7 @@ def _scores(model: MultiTaskModel, data: dict[str, TaskData], split: str) -> dic
     for task, d in data.items():
         x, y = getattr(d, f"x_{split}"), getattr(d, f"y_{split}")
         pred = model(x, task).argmax(-1).numpy()
-        out[task] = (accuracy(pred, y.numpy()), macro_f1(pred, y.numpy(), d.num_classes))
+        out[task] = (accuracy(pred.tolist(), y.tolist()), macro_f1(pred.tolist(), y.tolist()))
     return out
 
 
