@@ -44,22 +44,63 @@ class TinyWordNet:
         return [_Synset("big", "huge")] if word in ("big", "huge") else []
 
 
+# Inputs that tell each metric from its nearest siblings: capitals and attached punctuation (13a
+# tokenisation and case matter), a reordered prediction (ROUGE-L's LCS falls below ROUGE-1's
+# unigram overlap), and a second corpus with no matching 4-gram (BLEU's smoothing methods differ).
+PEER_PREDS = ["The cat sat on the mat.", "a quick brown fox jumps over the dog",
+              "Rain is expected in the evening, they said.", "on the mat the cat sat"]
+PEER_REFS = [["the cat is sitting on the mat ."], ["The quick brown fox jumped over the lazy dog."],
+             ["rain is likely this evening"], ["the cat sat on the mat"]]
+NO_4GRAM_PREDS, NO_4GRAM_REFS = ["the cat sat on a red mat"], [["the cat sat quietly on a mat"]]
+
+
+def _assert_far(peer: float, siblings: dict, gap: float = 0.5):
+    """Every sibling's score is more than ``gap`` points from the peer's (pytest.approx's tolerance
+    is 1e-6 relative), so swapping the function for that sibling fails the equality below."""
+    for name, score in siblings.items():
+        assert abs(score - peer) > gap, f"sibling {name!r} scores {score:.4f}, the peer {peer:.4f}: indistinguishable"
+
+
 def test_bleu_and_chrf_equal_sacrebleu():
     import sacrebleu
+    from sacrebleu.metrics import BLEU, CHRF
 
-    bleu = corpus_bleu(PREDS, REFS)
+    streams = [[r[0] for r in PEER_REFS]]
+    peer = sacrebleu.corpus_bleu(PEER_PREDS, streams).score
+    sentence_mean = sum(sacrebleu.sentence_bleu(p, [r[0]]).score for p, r in zip(PEER_PREDS, PEER_REFS)) / 4
+    _assert_far(peer, {"tokenize none": BLEU(tokenize="none").corpus_score(PEER_PREDS, streams).score,
+                       "tokenize char": BLEU(tokenize="char").corpus_score(PEER_PREDS, streams).score,
+                       "lowercase": BLEU(lowercase=True).corpus_score(PEER_PREDS, streams).score,
+                       "add-k smoothing": BLEU(smooth_method="add-k").corpus_score(PEER_PREDS, streams).score,
+                       "mean of sentence BLEU": sentence_mean,
+                       "chrF": sacrebleu.corpus_chrf(PEER_PREDS, streams).score})
+    bleu = corpus_bleu(PEER_PREDS, PEER_REFS)
     assert isinstance(bleu, GenerationScore) and bleu.name == "BLEU"
-    assert bleu.score == pytest.approx(sacrebleu.corpus_bleu(PREDS, [[r[0] for r in REFS]]).score)
+    assert bleu.score == pytest.approx(peer)
     assert "tok:13a" in bleu.signature and "nrefs:1" in bleu.signature
-    assert corpus_chrf(PREDS, REFS).score == pytest.approx(sacrebleu.corpus_chrf(PREDS, [[r[0] for r in REFS]]).score)
-    chrf_pp = corpus_chrf(PREDS, REFS, word_order=2)
+    # no matching 4-gram in the corpus: exp smoothing, floor smoothing and none give three scores
+    short = [[NO_4GRAM_REFS[0][0]]]
+    peer_short = sacrebleu.corpus_bleu(NO_4GRAM_PREDS, short).score
+    _assert_far(peer_short, {m: BLEU(smooth_method=m).corpus_score(NO_4GRAM_PREDS, short).score
+                             for m in ("none", "floor", "add-k")})
+    assert corpus_bleu(NO_4GRAM_PREDS, NO_4GRAM_REFS).score == pytest.approx(peer_short)
+
+    peer_chrf = sacrebleu.corpus_chrf(PEER_PREDS, streams).score
+    _assert_far(peer_chrf, {"chrF++": CHRF(word_order=2).corpus_score(PEER_PREDS, streams).score,
+                            "char_order 4": CHRF(char_order=4).corpus_score(PEER_PREDS, streams).score,
+                            "lowercase": CHRF(lowercase=True).corpus_score(PEER_PREDS, streams).score,
+                            "whitespace": CHRF(whitespace=True).corpus_score(PEER_PREDS, streams).score,
+                            "BLEU": peer})
+    _assert_far(peer_chrf, {"beta 1": CHRF(beta=1).corpus_score(PEER_PREDS, streams).score}, gap=0.1)
+    assert corpus_chrf(PEER_PREDS, PEER_REFS).score == pytest.approx(peer_chrf)
+    chrf_pp = corpus_chrf(PEER_PREDS, PEER_REFS, word_order=2)
     assert chrf_pp.name == "chrF++"
-    assert chrf_pp.score == pytest.approx(sacrebleu.corpus_chrf(PREDS, [[r[0] for r in REFS]], word_order=2).score)
+    assert chrf_pp.score == pytest.approx(sacrebleu.corpus_chrf(PEER_PREDS, streams, word_order=2).score)
     # a variable number of references becomes padded reference streams
-    refs = [REFS[0] + ["a cat sat on a mat"], REFS[1], REFS[2]]
-    streams = [[r[0] for r in refs], ["a cat sat on a mat", None, None]]
-    assert corpus_bleu(PREDS, refs).score == pytest.approx(sacrebleu.corpus_bleu(PREDS, streams).score)
-    assert corpus_chrf(PREDS, refs).score == pytest.approx(sacrebleu.corpus_chrf(PREDS, streams).score)
+    refs = [PEER_REFS[0] + ["a cat sat on a mat"], *PEER_REFS[1:]]
+    streams = [[r[0] for r in refs], ["a cat sat on a mat", None, None, None]]
+    assert corpus_bleu(PEER_PREDS, refs).score == pytest.approx(sacrebleu.corpus_bleu(PEER_PREDS, streams).score)
+    assert corpus_chrf(PEER_PREDS, refs).score == pytest.approx(sacrebleu.corpus_chrf(PEER_PREDS, streams).score)
 
 
 def test_bleu_and_chrf_hand_computed():
@@ -75,13 +116,20 @@ def test_bleu_and_chrf_hand_computed():
 def test_rouge_l_equals_rouge_score():
     from rouge_score.rouge_scorer import RougeScorer
 
+    def direct(key, stem, field="fmeasure"):
+        scorer = RougeScorer([key], use_stemmer=stem)
+        return 100 * sum(getattr(scorer.score(r[0], p)[key], field) for p, r in zip(PEER_PREDS, PEER_REFS)) / 4
+
     for stem in (False, True):
-        scorer = RougeScorer(["rougeL"], use_stemmer=stem)
-        direct = sum(scorer.score(r[0], p)["rougeL"].fmeasure for p, r in zip(PREDS, REFS)) / len(PREDS)
-        assert rouge_l(PREDS, REFS, use_stemmer=stem).score == pytest.approx(100 * direct)
+        peer = direct("rougeL", stem)
+        _assert_far(peer, {"ROUGE-1": direct("rouge1", stem), "ROUGE-2": direct("rouge2", stem),
+                           "precision": direct("rougeL", stem, "precision"),
+                           "recall": direct("rougeL", stem, "recall"), "other stemming": direct("rougeL", not stem)})
+        assert rouge_l(PEER_PREDS, PEER_REFS, use_stemmer=stem).score == pytest.approx(peer)
     refs = [REFS[0] + ["the cat sat on a mat"], REFS[1], REFS[2]]  # the second reference is the better one
-    best = max(RougeScorer(["rougeL"]).score(r, PREDS[0])["rougeL"].fmeasure for r in refs[0])
-    assert rouge_l(PREDS[:1], refs[:1]).score == pytest.approx(100 * best)
+    scores = [RougeScorer(["rougeL"]).score(r, PREDS[0])["rougeL"].fmeasure for r in refs[0]]
+    assert scores[1] - scores[0] > 0.05  # keeping the first reference, or averaging, would fail
+    assert rouge_l(PREDS[:1], refs[:1]).score == pytest.approx(100 * max(scores))
 
 
 def test_rouge_l_hand_computed():

@@ -34,7 +34,13 @@ def test_macro_f1_matches_sklearn():
     for n_classes, n in [(2, 7), (3, 20), (5, 40)]:
         gold = [rng.randrange(n_classes) for _ in range(n)]
         pred = [rng.randrange(n_classes + 1) for _ in range(n)]  # class n_classes is predicted-only
-        assert macro_f1(pred, gold) == pytest.approx(sklearn_metrics.f1_score(gold, pred, average="macro"))
+        peer = sklearn_metrics.f1_score(gold, pred, average="macro")
+        siblings = {avg: sklearn_metrics.f1_score(gold, pred, average=avg) for avg in ("micro", "weighted")}
+        siblings["gold classes only"] = sklearn_metrics.f1_score(gold, pred, average="macro",
+                                                                 labels=sorted(set(gold)), zero_division=0)
+        for name, value in siblings.items():  # the inputs tell macro-F1 from its nearest siblings
+            assert abs(value - peer) > 1e-3, (n_classes, n, name)
+        assert macro_f1(pred, gold) == pytest.approx(peer)
         assert accuracy(pred, gold) == pytest.approx(sklearn_metrics.accuracy_score(gold, pred))
         labels = list(range(n_classes + 3))
         expected = sklearn_metrics.f1_score(gold, pred, average="macro", labels=labels, zero_division=0)
