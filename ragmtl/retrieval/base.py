@@ -3,15 +3,19 @@
 All retrievers in :mod:`ragmtl.retrieval` index a corpus once and answer a batch of queries with
 two arrays of shape [n_queries, k]: ``scores`` (float, best first) and ``ids`` (int64 row numbers
 into the indexed corpus). ``k`` larger than the corpus is clamped to the corpus size, so the arrays
-may be narrower than asked; ``k <= 0`` is an error.
+may be narrower than asked; ``k <= 0`` is an error. A query that shares no term with the index (a
+sparse retriever's query of stopwords or unseen words) gets an empty result: its row holds id -1
+and score -inf, as an approximate index's unfilled slots do, with a ``UserWarning`` naming it.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Retriever", "check_k", "check_corpus", "check_queries", "top_k", "top_k_sparse"]
+__all__ = ["Retriever", "check_k", "check_corpus", "check_queries", "check_finite", "empty_rows", "top_k",
+           "top_k_sparse"]
 
 
 @runtime_checkable
@@ -54,6 +58,29 @@ def check_queries(queries: Sequence[str]) -> list[str]:
     if bad is not None:
         raise TypeError(f"query {bad} is a {type(queries[bad]).__name__}, expected str")
     return queries
+
+
+def check_finite(vectors: np.ndarray, what: str) -> np.ndarray:
+    """``vectors`` [N, d] unchanged; ``ValueError`` listing the rows holding NaN or infinity (an inner
+    product with such a row is NaN, and FAISS silently drops NaN scores)."""
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if bad.size:
+        shown = ", ".join(str(i) for i in bad[:10]) + (f", ... {bad.size - 10} more" if bad.size > 10 else "")
+        raise ValueError(f"{what} {shown} hold NaN or infinite values: expected finite vectors")
+    return vectors
+
+
+def empty_rows(scores: np.ndarray, ids: np.ndarray, has_term: np.ndarray, queries) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of queries without an indexed term (``has_term`` False) become empty: id -1, score -inf;
+    a ``UserWarning`` names those queries (instead of returning the first k documents with score 0)."""
+    empty = np.flatnonzero(~np.asarray(has_term, dtype=bool))
+    if empty.size:
+        scores, ids = scores.astype(np.float64, copy=True), ids.copy()
+        scores[empty], ids[empty] = -np.inf, -1
+        shown = [queries[i] for i in empty[:5]]
+        warnings.warn(f"{empty.size} of {len(has_term)} queries share no term with the index and get no result "
+                      f"(id -1, score -inf): {shown}{' ...' if empty.size > 5 else ''}", UserWarning, stacklevel=3)
+    return scores, ids
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

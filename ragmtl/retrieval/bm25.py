@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from .analyzer import Analyzer, AnalyzerConfig
-from .base import check_corpus, check_k, check_queries, top_k_sparse
+from .base import check_corpus, check_k, check_queries, empty_rows, top_k_sparse
 from .sparse import Vocabulary, count_matrix
 
 __all__ = ["BM25Config", "IDF_VARIANTS", "bm25_idf", "bm25_term_weight", "bm25_weights", "BM25"]
@@ -139,6 +139,11 @@ class BM25:
         return self.search_tokens([self.analyzer(q) for q in check_queries(queries)], k)
 
     def search_tokens(self, queries: Sequence[Sequence[str]], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`search`, for pre-analyzed queries."""
+        """As :meth:`search`, for pre-analyzed queries; a query with no indexed term gets an empty
+        row (ids -1, scores -inf) and a ``UserWarning``."""
         check_k(k, max(self.n_docs, 1))
-        return top_k_sparse(self.score_tokens_sparse(queries), k)
+        if self.n_docs == 0:
+            raise RuntimeError("BM25 has no index yet: call index(texts) first")
+        counts = count_matrix(queries, self.vocab)
+        scores, ids = top_k_sparse(counts @ self.weights_t, k)
+        return empty_rows(scores, ids, np.diff(counts.indptr) > 0, [" ".join(q) for q in queries])

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import check_corpus, check_k, check_queries
+from .base import check_corpus, check_finite, check_k, check_queries
 
 __all__ = ["DenseConfig", "INDEX_TYPES", "build_faiss_index", "DenseRetriever"]
 
@@ -88,8 +88,8 @@ class DenseRetriever:
     then ``search(queries, k) -> (scores [Q, k], ids [Q, k])``.
 
     ``queries`` are strings (encoded with ``encoder``) or a float array [Q, dim]. Raises
-    ``ValueError`` for an empty corpus, ``k <= 0``, or query vectors whose dimension differs from
-    the index's. Approximate indexes may find fewer than k documents: missing slots have id -1 and
+    ``ValueError`` for an empty corpus, ``k <= 0``, query vectors whose dimension differs from
+    the index's, or document or query vectors holding NaN or infinity (naming their rows). Approximate indexes may find fewer than k documents: missing slots have id -1 and
     score -inf.
     """
 
@@ -106,8 +106,9 @@ class DenseRetriever:
     def index_vectors(self, vectors: np.ndarray) -> "DenseRetriever":
         """Index precomputed document vectors [N, dim]."""
         vectors = np.asarray(vectors)
-        if vectors.ndim != 2 or vectors.shape[0] == 0:
-            raise ValueError(f"expected document vectors of shape [n_docs >= 1, dim], got {vectors.shape}")
+        if vectors.ndim != 2 or vectors.shape[0] == 0 or vectors.shape[1] == 0:
+            raise ValueError(f"expected document vectors of shape [n_docs >= 1, dim >= 1], got {vectors.shape}")
+        check_finite(vectors, "document vectors")
         self.dim = int(vectors.shape[1])
         self.n_docs = int(vectors.shape[0])
         self.faiss_index = build_faiss_index(vectors, self.config)
@@ -124,9 +125,11 @@ class DenseRetriever:
             vectors = queries
         else:
             vectors = self._encoder().encode(check_queries(queries))
+        vectors = np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise ValueError(f"query vectors must have shape [n_queries, {self.dim}] to match the index, "
                              f"got {vectors.shape}")
+        check_finite(vectors, "query vectors")
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def search(self, queries, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,8 @@ documents are grade 0). With R the set of relevant documents and rel_i the grade
   (here over the full ranking given, or its top k when k is set)
 
 A query with no relevant document raises ``ValueError`` (its metrics are undefined; BEIR drops such
-queries from the qrels).
+queries from the qrels), and so does a ranking that lists a document twice (it would count the
+document's gain twice: nDCG and AP above 1).
 """
 from __future__ import annotations
 
@@ -30,6 +31,20 @@ def _relevant(rels: Mapping[str, int]) -> set:
     return relevant
 
 
+def _check_ranking(ranking: Sequence[str]) -> Sequence[str]:
+    if isinstance(ranking, str):
+        raise ValueError(f"a ranking is a sequence of document ids, not the str {ranking!r}")
+    if len(set(ranking)) != len(ranking):
+        seen, repeated = set(), []
+        for doc in ranking:
+            if doc in seen and doc not in repeated:
+                repeated.append(doc)
+            seen.add(doc)
+        raise ValueError(f"the ranking lists documents {repeated[:5]} more than once: expected distinct ids "
+                         "(each document has one rank)")
+    return ranking
+
+
 def _check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
         raise ValueError(f"k must be a positive int, got {k!r}")
@@ -38,6 +53,7 @@ def _check_k(k: int) -> None:
 def recall_at_k(ranking: Sequence[str], rels: Mapping[str, int], k: int) -> float:
     """Fraction of the relevant documents found in the top ``k``."""
     _check_k(k)
+    _check_ranking(ranking)
     relevant = _relevant(rels)
     return len(relevant.intersection(ranking[:k])) / len(relevant)
 
@@ -45,6 +61,7 @@ def recall_at_k(ranking: Sequence[str], rels: Mapping[str, int], k: int) -> floa
 def mrr_at_k(ranking: Sequence[str], rels: Mapping[str, int], k: int) -> float:
     """Reciprocal rank of the first relevant document within the top ``k`` (0 if none)."""
     _check_k(k)
+    _check_ranking(ranking)
     relevant = _relevant(rels)
     for i, doc in enumerate(ranking[:k], start=1):
         if doc in relevant:
@@ -55,6 +72,7 @@ def mrr_at_k(ranking: Sequence[str], rels: Mapping[str, int], k: int) -> float:
 def ndcg_at_k(ranking: Sequence[str], rels: Mapping[str, int], k: int) -> float:
     """Normalised discounted cumulative gain at ``k`` with graded (linear) gains."""
     _check_k(k)
+    _check_ranking(ranking)
     _relevant(rels)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     gains = np.array([max(rels.get(d, 0), 0) for d in ranking[:k]], dtype=np.float64)
@@ -65,6 +83,7 @@ def ndcg_at_k(ranking: Sequence[str], rels: Mapping[str, int], k: int) -> float:
 
 def average_precision(ranking: Sequence[str], rels: Mapping[str, int], k: int | None = None) -> float:
     """Average precision of ``ranking`` (cut at ``k`` if given), normalised by all relevant documents."""
+    _check_ranking(ranking)
     if k is not None:
         _check_k(k)
         ranking = ranking[:k]

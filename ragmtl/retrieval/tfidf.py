@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from .analyzer import Analyzer
-from .base import check_corpus, check_k, check_queries, top_k_sparse
+from .base import check_corpus, check_k, check_queries, empty_rows, top_k_sparse
 from .sparse import Vocabulary, count_matrix
 
 __all__ = ["TfidfConfig", "tfidf_idf", "tfidf_vectors", "TfidfRetriever"]
@@ -83,6 +83,12 @@ class TfidfRetriever:
         return self.score_sparse(queries).toarray()
 
     def search(self, queries: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` documents per query: (scores [Q, k], ids [Q, k]); k is clamped to n_docs."""
+        """Top ``k`` documents per query: (scores [Q, k], ids [Q, k]); k is clamped to n_docs. A query
+        with no indexed term gets an empty row (ids -1, scores -inf) and a ``UserWarning``."""
         check_k(k, max(self.n_docs, 1))
-        return top_k_sparse(self.score_sparse(queries), k)
+        if self.n_docs == 0:
+            raise RuntimeError("TfidfRetriever has no index yet: call index(texts) first")
+        queries = check_queries(queries)
+        counts = count_matrix([self.analyzer(t) for t in queries], self.vocab)
+        scores, ids = top_k_sparse(tfidf_vectors(counts, self.idf, self.config.sublinear_tf) @ self.doc_vectors_t, k)
+        return empty_rows(scores, ids, np.diff(counts.indptr) > 0, queries)
