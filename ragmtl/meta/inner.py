@@ -73,10 +73,14 @@ def adapt(model: nn.Module, params: Params, x: Tensor, y: Tensor, loss_fn: LossF
     ``x`` [n, ...] and ``y`` [n, ...] are one task's support set (inside ``vmap`` the task dimension
     is hidden). The result is differentiable with respect to ``params`` (and a dict ``inner_lr``):
     call it under ``torch.func.grad`` for second-order MAML, or on ``detached`` params when only the
-    adapted values are needed. Raises ``ValueError`` for ``steps < 0`` or a bad ``inner_lr``.
+    adapted values are needed. Raises ``ValueError`` for ``steps < 0``, a bad ``inner_lr``, or an
+    empty support set (its mean loss would be 0/0).
     """
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    if steps and (x.shape[0] == 0 or y.shape[0] != x.shape[0]):
+        raise ValueError(f"adapt needs a non-empty support set with one target per input, got x "
+                         f"{tuple(x.shape)} and y {tuple(y.shape)}")
     check_inner_lr(params, inner_lr)
 
     def support_loss(p: Params) -> Tensor:

@@ -29,6 +29,23 @@ class TaskBatch:
     query_y: Tensor
     info: dict | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse no task, an empty support or query set, and tensors whose T or S/Q disagree
+        (an empty support set would make the inner loop's mean loss 0/0)."""
+        sx, sy, qx, qy = self.tensors()
+        if sx.dim() < 2 or qx.dim() < 2 or sy.dim() < 2 or qy.dim() < 2:
+            raise ValueError(f"TaskBatch tensors need a task and an example dimension [T, S, ...], got shapes "
+                             f"{[tuple(t.shape) for t in self.tensors()]}")
+        if len({sx.shape[0], sy.shape[0], qx.shape[0], qy.shape[0]}) != 1 or sx.shape[0] == 0:
+            raise ValueError(f"TaskBatch needs T >= 1 tasks in every tensor, got shapes "
+                             f"{[tuple(t.shape) for t in self.tensors()]}")
+        if sx.shape[1] == 0 or qx.shape[1] == 0:
+            raise ValueError(f"TaskBatch has an empty {'support' if sx.shape[1] == 0 else 'query'} set "
+                             f"(support {tuple(sx.shape)}, query {tuple(qx.shape)}): expected at least one example")
+        if sx.shape[1] != sy.shape[1] or qx.shape[1] != qy.shape[1]:
+            raise ValueError(f"TaskBatch inputs and targets differ in length: support {tuple(sx.shape)} vs "
+                             f"{tuple(sy.shape)}, query {tuple(qx.shape)} vs {tuple(qy.shape)}")
+
     def tensors(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         return self.support_x, self.support_y, self.query_x, self.query_y
 
