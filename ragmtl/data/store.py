@@ -4,16 +4,19 @@ Every file the book reads is listed in ``manifest.tsv`` (shipped with the packag
 sha256, size, a pinned public URL and its licence. :func:`fetch` returns the folder of one
 dataset after checking every file against the manifest; a missing file is downloaded from its
 URL when the network allows, and a file whose checksum does not match is never parsed nor
-overwritten.
+overwritten. A download has a total deadline per file (``$RAGMTL_DOWNLOAD_DEADLINE`` seconds, 600 by
+default) besides the per-read timeout, so a server that trickles bytes cannot keep a command running;
+it shows its progress on stderr and goes through a temporary file in the data folder that is removed
+on any failure or interruption.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import os
-import shutil
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -22,12 +25,14 @@ from importlib import resources
 from pathlib import Path
 
 __all__ = [
-    "ManifestEntry", "DataFileMissingError", "DataChecksumError", "manifest", "datasets",
-    "data_dir", "fetch", "sha256_of",
+    "ManifestEntry", "DataFileMissingError", "DataChecksumError", "DownloadTimeoutError", "manifest", "datasets",
+    "data_dir", "download_deadline", "fetch", "sha256_of",
 ]
 
 DATA_ENV = "RAGMTL_DATA"
 OFFLINE_ENV = "RAGMTL_OFFLINE"
+DEADLINE_ENV = "RAGMTL_DOWNLOAD_DEADLINE"
+DEFAULT_DEADLINE = 600.0  # seconds per file, all reads together
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,25 @@ class DataFileMissingError(FileNotFoundError):
 
 class DataChecksumError(ValueError):
     """A data file exists but its sha256 differs from the manifest (corrupt or replaced)."""
+
+
+class DownloadTimeoutError(TimeoutError):
+    """A download did not finish within its total deadline (see :func:`download_deadline`)."""
+
+
+def download_deadline() -> float:
+    """Seconds one file's download may take in all: ``$RAGMTL_DOWNLOAD_DEADLINE``, else 600.
+    Raises ``ValueError`` when the variable is not a positive number."""
+    text = os.environ.get(DEADLINE_ENV)
+    if not text:
+        return DEFAULT_DEADLINE
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{DEADLINE_ENV}={text!r}: expected a positive number of seconds")
+    return value
 
 
 @lru_cache(maxsize=1)
@@ -115,18 +139,42 @@ def _verify(entry: ManifestEntry, path: Path) -> None:
     _verified.add(key)
 
 
-def _download(entry: ManifestEntry, target: Path, timeout: float = 30.0) -> None:
-    """Download one file to ``target`` through a temporary file, checking its sha256 first."""
+def _set_read_timeout(response, seconds: float) -> None:
+    """Bound the next socket read of an ``http.client`` response (where its socket is reachable)."""
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    if sock is not None:
+        sock.settimeout(max(seconds, 0.01))
+
+
+def _download(entry: ManifestEntry, target: Path, timeout: float = 30.0, deadline: float | None = None) -> None:
+    """Download one file to ``target`` through a temporary file, checking its sha256 first.
+
+    ``timeout`` bounds each read, ``deadline`` (default :func:`download_deadline`) the whole file:
+    :class:`DownloadTimeoutError` when it passes. The temporary file is removed on any failure or
+    interruption (Ctrl-C included); ``target`` appears only complete and verified.
+    """
     from tqdm import tqdm
 
+    deadline = download_deadline() if deadline is None else deadline
+    start = time.monotonic()
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.file}.", dir=target.parent)
-    tmp = Path(tmp_name)
+    tmp = None
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=timeout) as r:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=target.parent)
+        tmp = Path(tmp_name)
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=min(timeout, deadline)) as r:
             total = int(r.headers.get("Content-Length") or entry.bytes)
             with tqdm(total=total, unit="B", unit_scale=True, desc=entry.file, file=sys.stderr, ascii=True) as bar:
-                while block := r.read(1 << 16):
+                while True:
+                    left = deadline - (time.monotonic() - start)
+                    if left <= 0:
+                        raise DownloadTimeoutError(
+                            f"downloading {entry.url} took more than {deadline:g} s ({bar.n} of {total} bytes); "
+                            f"set {DEADLINE_ENV} to allow longer")
+                    _set_read_timeout(r, min(timeout, left))
+                    block = r.read1(1 << 16)
+                    if not block:
+                        break
                     out.write(block)
                     bar.update(len(block))
         digest = sha256_of(tmp)
@@ -135,9 +183,10 @@ def _download(entry: ManifestEntry, target: Path, timeout: float = 30.0) -> None
                 f"downloaded {entry.url} but its sha256 is {digest}, not {entry.sha256}; "
                 "nothing was saved. The URL may have changed: report it."
             )
-        shutil.move(str(tmp), target)
+        os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def fetch(dataset: str, download: bool | None = None) -> Path:
