@@ -79,7 +79,7 @@ def empty_rows(scores: np.ndarray, ids: np.ndarray, has_term: np.ndarray, querie
         scores[empty], ids[empty] = -np.inf, -1
         shown = [queries[i] for i in empty[:5]]
         warnings.warn(f"{empty.size} of {len(has_term)} queries share no term with the index and get no result "
-                      f"(id -1, score -inf): {shown}{' ...' if empty.size > 5 else ''}", UserWarning, stacklevel=3)
+                      f"(id -1, score -inf): {shown}{' ...' if empty.size > 5 else ''}", UserWarning, stacklevel=4)
     return scores, ids
 
 

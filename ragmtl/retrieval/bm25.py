@@ -136,14 +136,18 @@ class BM25:
 
     def search(self, queries: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` documents per query: (scores [Q, k], ids [Q, k]); k is clamped to n_docs."""
-        return self.search_tokens([self.analyzer(q) for q in check_queries(queries)], k)
+        queries = check_queries(queries)
+        return self._search([self.analyzer(q) for q in queries], k, queries)
 
     def search_tokens(self, queries: Sequence[Sequence[str]], k: int) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`search`, for pre-analyzed queries; a query with no indexed term gets an empty
         row (ids -1, scores -inf) and a ``UserWarning``."""
+        return self._search(queries, k, [" ".join(q) for q in queries])
+
+    def _search(self, queries: Sequence[Sequence[str]], k: int, labels: Sequence[str]):
         check_k(k, max(self.n_docs, 1))
         if self.n_docs == 0:
             raise RuntimeError("BM25 has no index yet: call index(texts) first")
         counts = count_matrix(queries, self.vocab)
         scores, ids = top_k_sparse(counts @ self.weights_t, k)
-        return empty_rows(scores, ids, np.diff(counts.indptr) > 0, [" ".join(q) for q in queries])
+        return empty_rows(scores, ids, np.diff(counts.indptr) > 0, labels)
