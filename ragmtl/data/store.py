@@ -172,7 +172,12 @@ def _download(entry: ManifestEntry, target: Path, timeout: float = 30.0, deadlin
                             f"downloading {entry.url} took more than {deadline:g} s ({bar.n} of {total} bytes); "
                             f"set {DEADLINE_ENV} to allow longer")
                     _set_read_timeout(r, min(timeout, left))
-                    block = r.read1(1 << 16)
+                    try:
+                        block = r.read1(1 << 16)
+                    except TimeoutError:
+                        if left < timeout:
+                            continue  # the deadline, not the read timeout, cut this read: said above
+                        raise TimeoutError(f"no data from {entry.url} for {timeout:g} s") from None
                     if not block:
                         break
                     out.write(block)
