@@ -4,6 +4,7 @@
 # RAGMTL_DATA is taken from the environment (CI: ../shared/data; a relative path is made absolute);
 # without it the data go to ~/.cache/ragmtl/data and are downloaded on a miss.
 
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -19,26 +20,49 @@ export PYTHONHASHSEED := 0
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# OpenMP threads that spin while they wait collapse when another process holds a core, as on a
+# reader's busy laptop (measured in benchmarks/omp_wait_policy.py); the kernels inherit this.
+export OMP_WAIT_POLICY := $(or $(OMP_WAIT_POLICY),PASSIVE)
+
+# PyTorch's CPU wheels (pip's default index serves the CUDA build on Linux). Set TORCH_INDEX= (empty)
+# to take torch from pip's configured index or find-links instead, e.g. an offline mirror.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+
+# The book's per-cell time limit, shared by `make book` (jupyter-book) and `make test` (nbval).
+CELL_TIMEOUT := $(shell sed -n 's/^ *timeout: *\([0-9][0-9]*\).*/\1/p' _config.yml)
+# What `make book` builds; the tests point these at a small book of their own.
+BOOK_ROOT ?= .
+BOOK_CONFIG ?= $(BOOK_ROOT)/_config.yml
+BOOK_TOC ?= $(BOOK_ROOT)/_toc.yml
 
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/_build/*' -not -path '*/.ipynb_checkpoints/*' | sort)
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=$(CELL_TIMEOUT)
 
 .PHONY: book test install unit notebooks html html-strict refresh costs clean env
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -qq --upgrade pip
-	$(BIN)/python -m pip install -qq "$$(grep -E '^torch==' requirements.txt)"
+	$(BIN)/python -m pip install -qq $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$$(grep -E '^torch==' requirements.txt)"
 	$(BIN)/python -m pip install -qq -r requirements.txt
 	$(BIN)/python -m pip install -qq --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# The main job: execute every notebook and build the HTML book into _build/html.
+# The main job: execute every notebook and build the HTML book into _build/html. Any failing cell,
+# timeout or warning fails the build (-W), naming the notebook, instead of a page with a traceback.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --path-output . --config _config.yml --toc _toc.yml
-	@echo "Book written to $(CURDIR)/_build/html/index.html"
+	@mkdir -p $(BOOK_ROOT)/_build && touch $(BOOK_ROOT)/_build/.book-started
+	@set -o pipefail; $(BIN)/jupyter-book build $(BOOK_ROOT) --path-output $(BOOK_ROOT) --config $(BOOK_CONFIG) \
+	  --toc $(BOOK_TOC) -W -n --keep-going 2>&1 | tee $(BOOK_ROOT)/_build/book.log; status=$$?; \
+	  if [ $$status -ne 0 ]; then \
+	    echo "error: the book did not build; notebooks that failed or warned:"; \
+	    grep -E ": (WARNING|ERROR|CRITICAL): " $(BOOK_ROOT)/_build/book.log | sort -u | head -40; \
+	    for log in $$(find $(BOOK_ROOT)/_build/html/reports -name '*.err.log' -newer $(BOOK_ROOT)/_build/.book-started 2>/dev/null); do \
+	      echo "--- $$log (last lines)"; grep -v '^\s*$$' "$$log" | tail -n 4; done; \
+	    exit $$status; fi
+	@echo "Book written to $(abspath $(BOOK_ROOT))/_build/html/index.html"
 
 # Everything CI checks.
 test: unit notebooks html-strict
@@ -76,3 +100,23 @@ clean:
 env:
 	@echo "RAGMTL_DATA=$(RAGMTL_DATA)"
 	@echo "RAGMTL_CACHE=$(RAGMTL_CACHE)"
+
+# Course assignments, graded with otter-grader (book page "For instructors"). `make assignments`
+# builds _build/assignments/{student,autograder,solution}/ from assignments/*.ipynb and grades every
+# solution on the way; `make grade SUBMISSIONS=folder` grades every file under the folder (no
+# Docker: otter run in this environment, GRADE_TIMEOUT seconds each) into _build/assignments/grades.csv.
+ASSIGNMENTS_OUT := _build/assignments
+SUBMISSIONS ?= submissions
+GRADE_TIMEOUT ?= 120
+GRADE_JOBS ?= 1
+.PHONY: assignments grade
+
+assignments: $(ASSIGNMENTS_OUT)/questions.json
+
+$(ASSIGNMENTS_OUT)/questions.json: $(wildcard assignments/*.ipynb) ragmtl/assignments.py $(STAMP)
+	rm -rf $(ASSIGNMENTS_OUT)/student $(ASSIGNMENTS_OUT)/autograder $(ASSIGNMENTS_OUT)/solution $@
+	$(BIN)/python -m ragmtl.assignments build --out $(ASSIGNMENTS_OUT)
+
+grade: $(ASSIGNMENTS_OUT)/questions.json
+	$(BIN)/python -m ragmtl.assignments grade $(SUBMISSIONS) --out $(ASSIGNMENTS_OUT) \
+	  --timeout $(GRADE_TIMEOUT) --jobs $(GRADE_JOBS)

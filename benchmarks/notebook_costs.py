@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from ragmtl.utils import coalesce_streams
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "notebook_costs.json"
 # Budgets (the book's, on a 2-core CPU): 5 minutes per notebook, 8 for the RAG chapter and the
@@ -26,28 +28,6 @@ RESULTS = ROOT / "benchmarks" / "results" / "notebook_costs.json"
 TARGET_WALL_S, TARGET_PEAK_MB = 300, 3072
 WALL_BUDGETS_S = {"book/rag.ipynb": 480, "book/ragmtl.ipynb": 480}
 BOOK_BUDGET_S = 1800
-
-
-def coalesce_streams(outputs: list) -> list:
-    """Merge a cell's stream outputs by name and apply carriage returns and backspaces, as a
-    terminal (and nbval's comparison) would: a progress bar is stored as its final line only."""
-    merged, streams = [], {}
-    for out in outputs:
-        if out["output_type"] == "stream" and out["name"] in streams:
-            streams[out["name"]]["text"] += out["text"]
-        else:
-            merged.append(out)
-            if out["output_type"] == "stream":
-                streams[out["name"]] = out
-    for out in streams.values():
-        text = out["text"]
-        while True:
-            shorter = re.sub(r"[^\n]\x08", "", text)
-            if shorter == text:
-                break
-            text = shorter
-        out["text"] = re.sub(r"^.*\r(?=[^\n])", "", text, flags=re.M)
-    return merged
 
 
 def run_one(path: str, inplace: bool = False) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -11,7 +12,8 @@ from typing import TypeVar
 import numpy as np
 
 __all__ = ["seed_everything", "get_device", "cpu_has_bf16", "bf16_autocast", "warmup_linear_decay", "Timer", "progress",
-           "FIXED_WIDTH_BAR"]
+           "FIXED_WIDTH_BAR", "terminal_text",
+           "coalesce_streams"]
 
 T = TypeVar("T")
 
@@ -112,3 +114,35 @@ def progress(iterable: Iterable[T], total: int | None = None, desc: str | None =
 
     return tqdm(iterable, total=total, desc=desc or "", disable=disable, file=sys.stderr,
                 ncols=80, ascii=True, mininterval=1.0, bar_format=FIXED_WIDTH_BAR)
+
+
+def terminal_text(text: str) -> str:
+    """What a terminal shows after printing ``text``: each backspace erases the character before it
+    and a carriage return restarts its line, so a progress bar's refreshes leave its final line only.
+
+    Used wherever notebook outputs are stored or rendered (``make refresh`` and the book's HTML), so
+    both show the same text. A carriage return with nothing after it on its line is kept.
+    """
+    while True:
+        shorter = re.sub(r"[^\n]\x08", "", text)
+        if shorter == text:
+            break
+        text = shorter
+    return re.sub(r"^.*\r(?=[^\n])", "", text, flags=re.M)
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Merge a notebook cell's stream outputs by name (stdout, stderr), then apply
+    :func:`terminal_text`, as a terminal (and nbval's comparison) would: a progress bar is kept as
+    its final line only. Other outputs keep their place; the list is changed in place and returned."""
+    merged, streams = [], {}
+    for out in outputs:
+        if out["output_type"] == "stream" and out["name"] in streams:
+            streams[out["name"]]["text"] += out["text"]
+        else:
+            merged.append(out)
+            if out["output_type"] == "stream":
+                streams[out["name"]] = out
+    for out in streams.values():
+        out["text"] = terminal_text(out["text"])
+    return merged

@@ -3,7 +3,7 @@ import time
 import pytest
 import torch
 
-from ragmtl.utils import Timer, cpu_has_bf16, get_device, progress, seed_everything
+from ragmtl.utils import Timer, coalesce_streams, cpu_has_bf16, get_device, progress, seed_everything, terminal_text
 
 
 def test_seed_everything_repeats():
@@ -73,3 +73,23 @@ def test_bf16_autocast_can_be_forced_off():
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
     with bf16_autocast(True):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+
+
+def test_terminal_text_keeps_a_bars_final_line():
+    assert terminal_text("a  0%\rb 50%\rc100%\n") == "c100%\n"
+    assert terminal_text("done\r\n") == "done\r\n"  # a return with nothing after it keeps the line
+    assert terminal_text("abx\x08c\n") == "abc\n"
+    assert terminal_text("first\nbar 1\rbar 2\nlast") == "first\nbar 2\nlast"
+
+
+def test_coalesce_streams_merges_by_name_before_applying_returns():
+    """myst-nb's own merge ends every chunk with a newline first, so each refresh became a line."""
+    outputs = [{"output_type": "stream", "name": "stderr", "text": "steps:  0%|"},
+               {"output_type": "stream", "name": "stdout", "text": "hello\n"},
+               {"output_type": "stream", "name": "stderr", "text": "\rsteps: 50%|"},
+               {"output_type": "display_data", "data": {}},
+               {"output_type": "stream", "name": "stderr", "text": "\rsteps:100%|\n"}]
+    merged = coalesce_streams(outputs)
+    assert [o["output_type"] for o in merged] == ["stream", "stream", "display_data"]
+    assert merged[0]["text"] == "steps:100%|\n"
+    assert merged[1]["text"] == "hello\n"
