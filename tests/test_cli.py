@@ -267,3 +267,54 @@ def test_card_names_the_data_licence(capsys, trained):
     assert f"**Licence:** {dataset_sources('sentclf')[0].licence}" in card
     assert f"| trec | {scores['trec']['accuracy']:.4g} |" in card
     verify_manifest(folder)  # the rewritten card is listed with its new checksum
+
+
+def test_training_settings_are_saved_listed_and_on_the_card(trained):
+    from ragmtl.models import read_training
+    from ragmtl.sharing import read_manifest
+
+    folder, _, card = trained
+    training = read_training(folder)
+    assert "training.json" in read_manifest(folder)
+    assert training["steps"] == 2 and training["seed"] == 0 and training["weighting"] == "equal"
+    assert training["train_examples"] == {"trec": 64} and training["max_test"] == 32
+    assert training["batch_size"] == {"classification": 16, "extractive_qa": 12}
+    assert "## Training procedure" in card and "| steps | `2` |" in card and "| train_examples | `{\"trec\": 64}` |" in card
+
+
+def test_card_lists_only_the_data_files_used(trained):
+    folder, _, card = trained
+    assert "TREC.train.all" in card and "TREC.test.all" in card
+    for unused in ("stsa.binary.train", "rt-polarity.all", "subj.all", "mpqa.all"):
+        assert unused not in card  # other files of the sentclf dataset, which TREC does not read
+
+
+def test_interrupted_card_leaves_the_model_loadable(capsys, trained, tmp_path, monkeypatch):
+    from ragmtl.sharing import files, verify_manifest
+
+    folder = tmp_path / "copy"
+    shutil.copytree(trained[0], folder)
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(files, "_exchange", interrupted)  # Ctrl-C just before the new folder is swapped in
+    code, out, err = run(capsys, "card", str(folder), "--name", "Renamed")
+    assert code == 130 and err == "ragmtl: interrupted\n"
+    assert {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    verify_manifest(folder)
+    assert [p.name for p in tmp_path.iterdir()] == ["copy"]  # the half-built folder was removed
+
+
+def test_train_overwrite_replaces_the_whole_folder(capsys, trained, tmp_path):
+    from ragmtl.sharing import read_manifest
+
+    folder = tmp_path / "again"
+    shutil.copytree(trained[0], folder)
+    (folder / "notes.txt").write_text("stale")  # a file the new save does not write
+    code, out, err = run(capsys, "train", "--out", str(folder), "--overwrite", *TRAIN_ARGS)
+    assert code == 0, err
+    assert not (folder / "notes.txt").exists() and "notes.txt" not in read_manifest(folder)
+    # the same run twice writes the same bytes: weights, manifest and card included
+    for name in ("model.safetensors", "manifest.json", "README.md", "training.json", "config.json"):
+        assert (folder / name).read_bytes() == (trained[0] / name).read_bytes(), name
