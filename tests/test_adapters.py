@@ -54,8 +54,8 @@ def test_lora_equals_peft_on_random_mlp():
     inject_adapters(ours, AdapterConfig("lora", targets=("0", "2"), r=4, alpha=8))
     _copy_lora_from_peft(peft_model.base_model.model, ours, [("0", "0"), ("2", "2")])
     x = torch.randn(7, 10)
+    assert (ours(x) - base(x)).abs().max() > 1e-2  # far beyond the tolerance: a wrong alpha / r shows
     torch.testing.assert_close(ours(x), peft_model(x), atol=1e-6, rtol=0)
-    assert not torch.allclose(ours(x), base(x), atol=1e-3)
 
 
 def test_lora_equals_peft_on_minilm(minilm):
@@ -72,6 +72,9 @@ def test_lora_equals_peft_on_minilm(minilm):
     for name in names:
         nn.init.normal_(inner.get_submodule(name).lora_B["default"].weight, std=0.02)
     _copy_lora_from_peft(inner, ours, [(n, n) for n in names])
+    # the update must move the output far beyond the tolerance, or a wrong scaling (alpha instead of
+    # alpha / r) or A and B applied the other way round (possible on these square maps) would pass
+    assert (_hidden(ours, batch) - _hidden(model, batch)).abs().max() > 1e-2
     torch.testing.assert_close(_hidden(ours, batch), _hidden(peft_model, batch), atol=1e-6, rtol=0)
 
 
