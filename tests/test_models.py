@@ -885,3 +885,24 @@ def test_save_without_metrics_and_bad_indexes(saved, tmp_path):
         load_task_index(tmp_path / "bare", "clf")
     with pytest.raises(ValueError, match=r"indexes for tasks \['trec'\]"):
         save_ragmtl(tmp_path / "m", saved["model"], indexes={"trec": (saved["dense"], CLF_TEXTS)})
+
+
+def test_build_model_seeds_its_heads_itself():
+    config = RAGMTLConfig(tasks=(TaskSpec("clf", "classification", "sentclf", num_classes=3, k=2),
+                                 TaskSpec("qa", "extractive_qa", "squad2", k=2, max_length=48)), adapter="lora")
+    torch.manual_seed(123)
+    first = build_model(config)
+    state_after = torch.random.get_rng_state()
+    torch.manual_seed(456)  # whatever ran before
+    torch.rand(1000)
+    second = build_model(config)
+    other = build_model(config, seed=1)
+    for name, tensor in first.state_dict().items():
+        assert torch.equal(tensor, second.state_dict()[name]), name
+    trained = [n for n in first.saved_keys() if n.startswith("heads.") and n.endswith("weight")]
+    assert trained and any(not torch.equal(first.state_dict()[n], other.state_dict()[n]) for n in trained)
+    torch.manual_seed(123)
+    torch.random.get_rng_state()
+    assert torch.equal(state_after, torch.random.get_rng_state())  # build_model left the global RNG alone
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        build_model(config, seed=-1)
