@@ -136,6 +136,10 @@ def test_cli_unwritable_out_is_one_line_before_training(capsys, tmp_path):
     assert code == 1 and err.count("\n") == 1 and str(blocker) in err
     code, _, err = _cli(capsys, "train", "--out", str(blocker), "--tasks", "trec", "--steps", "1")
     assert code == 1 and "is a file" in err
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("years of work")
+    code, _, err = _cli(capsys, "train", "--out", str(tmp_path / "mine"), "--overwrite", "--tasks", "trec")
+    assert code == 1 and "not a saved model" in err and (tmp_path / "mine" / "thesis.tex").is_file()
 
 
 def test_cli_interrupt_is_exit_130(capsys, monkeypatch, saved):

@@ -205,6 +205,19 @@ def test_interrupted_card(monkeypatch, tmp_path):
     assert points >= 5  # hard links of the kept files, card, manifest, swap
 
 
+def test_interrupted_index_save(monkeypatch, tmp_path):
+    import numpy as np
+
+    from ragmtl.retrieval import DenseRetriever
+    from ragmtl.sharing import save_index
+
+    def index(scale):
+        return DenseRetriever().index_vectors(scale * np.eye(3, 4, dtype=np.float32))
+    points = _interrupt_everywhere(monkeypatch, tmp_path, lambda root: save_index(root, index(1.0)),
+                                   lambda root: save_index(root, index(2.0)))
+    assert points >= 4  # retriever.json, manifest (a write and a rename each), the swap
+
+
 def test_interrupted_first_save_leaves_nothing(monkeypatch, tmp_path):
     for at in range(1, 4):
         root = tmp_path / f"fresh{at}"

@@ -29,12 +29,17 @@ def task_data(config, tasks, max_test):
 
 
 def check_out(out: Path, overwrite: bool) -> None:
-    """Refuse, before any training, an ``--out`` that exists (without ``--overwrite``), that is a file,
-    or whose parent folder cannot be written (``FileExistsError`` / ``PermissionError``)."""
+    """Refuse, before any training, an ``--out`` that exists (without ``--overwrite``), that holds
+    files other than a saved model (with it), that is a file, or whose parent folder cannot be written
+    (``FileExistsError`` / ``PermissionError``)."""
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} is a file: expected a new or empty folder")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"--out {out} exists and is not an empty folder: choose a new one or pass --overwrite")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"--out {out} exists and is not an empty folder: choose a new one or pass --overwrite")
+        if not (out / "manifest.json").is_file():
+            raise FileExistsError(f"--out {out} holds files that are not a saved model: --overwrite replaces only a "
+                                  f"folder written by `{PROG} train`; choose a new or empty folder")
     parent = out.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
     try:
