@@ -11,8 +11,13 @@ PAD, BOS, EOS = 1, 0, 2
 N_DOCS, B, S, T, V = 3, 2, 7, 6, 40
 
 
-def tiny_rag_config(**kwargs):
-    """A DPR question encoder and a BART generator, both tiny and randomly initialised (no download)."""
+def tiny_rag_config(init_std: float = 1.0, **kwargs):
+    """A DPR question encoder and a BART generator, both tiny and randomly initialised (no download).
+
+    ``init_std=1.0``, not BART's default 0.02: with near-zero weights every document gives almost the
+    same token distributions, RAG-Sequence and RAG-Token then agree to 1e-5, and an equality check
+    could not tell one from the other.
+    """
     from transformers import BartConfig, DPRConfig, RagConfig
 
     question = DPRConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -20,7 +25,7 @@ def tiny_rag_config(**kwargs):
     generator = BartConfig(vocab_size=V, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
                            decoder_attention_heads=2, encoder_ffn_dim=37, decoder_ffn_dim=37,
                            max_position_embeddings=64, pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS,
-                           decoder_start_token_id=EOS, forced_eos_token_id=None)
+                           decoder_start_token_id=EOS, forced_eos_token_id=None, init_std=init_std)
     return RagConfig.from_question_encoder_generator_configs(question, generator, n_docs=N_DOCS, **kwargs)
 
 
@@ -35,24 +40,42 @@ def batch():
     return context, torch.ones_like(context), scores, labels
 
 
-@pytest.mark.parametrize("kind", ["sequence", "token"])
-@pytest.mark.parametrize("epsilon", [0.0, 0.1])
-@pytest.mark.parametrize("reduce", [False, True])
-def test_losses_equal_transformers(one_thread, batch, kind, epsilon, reduce):
+def transformers_loss(kind, batch, **config):
+    """transformers' RAG loss on ``batch`` and the generator's logits [B * n_docs, T, V] it came from."""
     from transformers import RagSequenceForGeneration, RagTokenForGeneration
 
     cls = RagSequenceForGeneration if kind == "sequence" else RagTokenForGeneration
-    torch.manual_seed(0)
-    model = cls(tiny_rag_config(label_smoothing=epsilon, reduce_loss=reduce)).eval()
+    torch.manual_seed(0)  # the same generator weights for both classes
+    model = cls(tiny_rag_config(**config)).eval()
     context, mask, scores, labels = batch
     with torch.no_grad():  # transformers feeds labels as decoder inputs and scores them shifted left
         out = model(context_input_ids=context, context_attention_mask=mask, doc_scores=scores, labels=labels)
         logits = model.rag.generator(input_ids=context, attention_mask=mask,
                                      decoder_input_ids=labels.repeat_interleave(N_DOCS, 0)).logits
-    fn = rag_sequence_nll if kind == "sequence" else rag_token_nll
-    ours = fn(logits, scores, shift_left(labels, PAD), PAD, epsilon=epsilon, reduce=reduce)
-    assert ours.shape == out.loss.shape
-    torch.testing.assert_close(ours, out.loss, atol=1e-5, rtol=1e-5)
+    return out.loss, logits
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 0.1])
+@pytest.mark.parametrize("reduce", [False, True])
+def test_losses_equal_transformers(one_thread, batch, epsilon, reduce):
+    _, _, scores, labels = batch
+    ours_fn = {"sequence": rag_sequence_nll, "token": rag_token_nll}
+    theirs, ours = {}, {}
+    for kind, fn in ours_fn.items():
+        theirs[kind], logits = transformers_loss(kind, batch, label_smoothing=epsilon, reduce_loss=reduce)
+        ours[kind] = fn(logits, scores, shift_left(labels, PAD), PAD, epsilon=epsilon, reduce=reduce)
+    # the two likelihoods must differ by far more than the tolerance, or a swap of the two would pass
+    assert (theirs["sequence"] - theirs["token"]).abs().min() > 0.1
+    for kind in ours_fn:
+        assert ours[kind].shape == theirs[kind].shape
+        torch.testing.assert_close(ours[kind], theirs[kind], atol=1e-5, rtol=1e-5)
+
+
+def test_default_init_cannot_tell_the_two_apart(one_thread, batch):
+    """Why the tests above use init_std=1.0: at BART's default the two losses agree to the tolerance."""
+    seq, _ = transformers_loss("sequence", batch, init_std=0.02, reduce_loss=True)
+    tok, _ = transformers_loss("token", batch, init_std=0.02, reduce_loss=True)
+    assert abs(seq.item() - tok.item()) < 1e-4
 
 
 def test_marginalize_equals_transformers(one_thread, batch):
@@ -67,6 +90,9 @@ def test_marginalize_equals_transformers(one_thread, batch):
         logits = model.rag.generator(input_ids=context, attention_mask=mask,
                                      decoder_input_ids=labels.repeat_interleave(N_DOCS, 0)).logits
     ours = marginalize(logits, scores, N_DOCS)
+    # the mixture is far from any single document's distribution (else a wrong mixture could pass)
+    per_doc = logits.log_softmax(-1).view(B, N_DOCS, T, V)
+    assert all((ours - per_doc[:, z]).abs().max() > 0.1 for z in range(N_DOCS))
     torch.testing.assert_close(ours, out.logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(ours.exp().sum(-1), torch.ones(B, T))
 

@@ -25,6 +25,13 @@ def test_training_beats_untrained_model_and_closed_book(one_thread, encoder_fp32
     assert after["recall@1"] > before["recall@1"] + 0.02
     assert after["em_rag_sequence"] > result.closed_book_em + 0.3
     assert sum(result.losses[-5:]) < 0.2 * sum(result.losses[:5])
+    # per-question 0/1 values (for paired intervals) agree with the reported fractions
+    for name in ("before", "after"):
+        for key, value in getattr(result, name).items():
+            items = result.items[name][key]
+            assert items.shape == (result.n_test,) and set(items.tolist()) <= {0.0, 1.0}
+            assert items.mean() == pytest.approx(value)
+    assert result.items["closed_book"]["em"].mean() == pytest.approx(result.closed_book_em)
 
 
 def test_same_seed_same_numbers(one_thread, encoder_fp32):

@@ -198,3 +198,33 @@ def test_read_passages_marginalises_and_reads_gold_once(pointing, tokenizer):
         gold_log_likelihood(read, golds[:3], k=1)
     with pytest.raises(ValueError, match="must both be"):
         read_passages(reader, tokenizer, items, chunks, ids[:5], scores[:5])
+
+
+def test_random_article_chunks_stay_in_the_article_and_avoid_the_gold_chunk():
+    from ragmtl.rag.baselines import random_article_chunks
+    from ragmtl.rag.chunks import Chunk
+    from ragmtl.rag.qa import QAItem
+
+    chunks = [Chunk(i, i, art, 0, f"text {i}") for i, art in enumerate("AAABBC")]
+    items = [QAItem(str(n), "q", ("a",), art, gold, 0) for n, (art, gold) in enumerate([("A", 0), ("B", 3)] * 50)]
+    drawn = random_article_chunks(items, chunks, seed=0)
+    assert set(drawn[::2].tolist()) == {1, 2} and set(drawn[1::2].tolist()) == {4}  # same article, never gold
+    assert (drawn == random_article_chunks(items, chunks, seed=0)).all()
+    assert not (drawn == random_article_chunks(items, chunks, seed=1)).all()
+    with pytest.raises(ValueError, match="has no chunk besides its gold chunk"):
+        random_article_chunks([QAItem("x", "q", ("a",), "C", 5, 0)], chunks)
+
+
+def test_read_one_passage_answers_from_the_given_passage(pointing, tokenizer):
+    from ragmtl.rag.baselines import read_one_passage
+
+    reader, _, examples = pointing
+    test = examples[192:]
+    preds = read_one_passage(reader, tokenizer, [e.question for e in test], [e.passage for e in test])
+    assert np.mean([p == e.answer_text for p, e in zip(preds, test)]) > 0.5
+    assert all(p in e.passage for p, e in zip(preds, test))
+    # the question as its own passage: any answer is a span of the question
+    alone = read_one_passage(reader, tokenizer, [e.question for e in test[:8]], [e.question for e in test[:8]])
+    assert all(a in e.question for a, e in zip(alone, test))
+    with pytest.raises(ValueError, match="2 questions but 1 passages"):
+        read_one_passage(reader, tokenizer, ["q", "q"], ["p"])

@@ -1,9 +1,12 @@
 """SQuAD exact match and token F1 with the official answer normalisation (Rajpurkar et al., 2016; 2018).
 
-The normalisation follows the official evaluation script: lower-case, drop punctuation, drop the
-articles "a", "an", "the", squeeze white space. A prediction is scored against every gold answer of
-a question and keeps the best score. Unanswerable questions (no gold answer) are not handled here:
-the book evaluates answerable questions only.
+The scores follow the official SQuAD v2.0 evaluation script question by question: the answer
+normalisation (lower-case, drop punctuation, drop the articles "a", "an", "the", squeeze white
+space), and the gold answers a prediction is scored against. The script drops every gold answer that
+normalises to the empty string (a gold "." or "the") before taking the best score over the rest, and
+scores against ``[""]`` only when none remain; :func:`official_golds` applies that rule. Unanswerable
+questions (an empty list of gold answers) are refused with a ValueError rather than scored as the
+script's ``[""]``: the book evaluates answerable questions only.
 """
 from __future__ import annotations
 
@@ -12,7 +15,10 @@ import string
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-__all__ = ["normalize_answer", "exact_match", "f1_score", "max_over_answers", "squad_scores"]
+import numpy as np
+
+__all__ = ["normalize_answer", "exact_match", "f1_score", "official_golds", "max_over_answers", "squad_per_question",
+           "squad_scores"]
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = set(string.punctuation)
@@ -44,15 +50,27 @@ def f1_score(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def max_over_answers(metric: Callable[[str, str], float], prediction: str, golds: Sequence[str]) -> float:
-    """Best score of ``prediction`` over the gold answers; raises ValueError when there are none."""
+def official_golds(golds: Sequence[str]) -> list[str]:
+    """The gold answers the official script scores against: those that do not normalise to "", or ``[""]``.
+
+    Raises ValueError for an empty list (an unanswerable question) or a single string.
+    """
     if isinstance(golds, str) or len(golds) == 0:
         raise ValueError("golds must be a non-empty sequence of answer strings (not a single str)")
-    return max(metric(prediction, g) for g in golds)
+    kept = [g for g in golds if normalize_answer(g)]
+    return kept or [""]
 
 
-def squad_scores(predictions: Sequence[str], golds: Sequence[Sequence[str]]) -> dict[str, float]:
-    """Mean exact match and F1 in percent over questions: ``{"em": ..., "f1": ...}``.
+def max_over_answers(metric: Callable[[str, str], float], prediction: str, golds: Sequence[str]) -> float:
+    """Best score of ``prediction`` over the gold answers kept by :func:`official_golds`.
+
+    Raises ValueError when there are none.
+    """
+    return max(metric(prediction, g) for g in official_golds(golds))
+
+
+def squad_per_question(predictions: Sequence[str], golds: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+    """Per-question exact match (0 or 1) and F1 (in [0, 1]): ``{"em": [Q], "f1": [Q]}``, for intervals.
 
     Raises ValueError when the two lists differ in length or are empty.
     """
@@ -60,6 +78,15 @@ def squad_scores(predictions: Sequence[str], golds: Sequence[Sequence[str]]) -> 
         raise ValueError(f"{len(predictions)} predictions for {len(golds)} questions")
     if not predictions:
         raise ValueError("no predictions to score")
-    em = sum(max_over_answers(exact_match, p, g) for p, g in zip(predictions, golds))
-    f1 = sum(max_over_answers(f1_score, p, g) for p, g in zip(predictions, golds))
-    return {"em": 100.0 * em / len(predictions), "f1": 100.0 * f1 / len(predictions)}
+    em = [max_over_answers(exact_match, p, g) for p, g in zip(predictions, golds)]
+    f1 = [max_over_answers(f1_score, p, g) for p, g in zip(predictions, golds)]
+    return {"em": np.array(em), "f1": np.array(f1)}
+
+
+def squad_scores(predictions: Sequence[str], golds: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Mean exact match and F1 in percent over questions: ``{"em": ..., "f1": ...}``.
+
+    Raises ValueError when the two lists differ in length or are empty.
+    """
+    per = squad_per_question(predictions, golds)
+    return {"em": 100.0 * float(per["em"].mean()), "f1": 100.0 * float(per["f1"].mean())}

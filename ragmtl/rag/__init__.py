@@ -6,8 +6,10 @@ The maths are pure functions (:mod:`.marginal`) checked against transformers'
 encoder, a retriever and a seq2seq generator. :mod:`.toy` (imported on use) runs the chapter's
 CLINC150 experiment. Open-book QA: :mod:`.chunks` cuts paragraphs into passages, :mod:`.reader` is an
 extractive span reader, :mod:`.qa` splits SQuAD by article and marginalises answers over retrieved
-passages (REALM, Guu et al., 2020), :mod:`.closed_book` is the no-retrieval baseline.
+passages (REALM, Guu et al., 2020), :mod:`.closed_book` is the no-retrieval generator and
+:mod:`.baselines` gives the reader a random chunk of the article or the question alone.
 """
+from .baselines import random_article_chunks, read_one_passage
 from .chunks import Chunk, chunk_paragraphs, locate_answer, sentence_spans
 from .closed_book import ClosedBookConfig, closed_book_generate, train_closed_book
 from .decoding import DecodingConfig, beam_search, rag_sequence_generate, rag_token_generate
@@ -30,5 +32,5 @@ __all__ = [
     "Chunk", "chunk_paragraphs", "locate_answer", "sentence_spans", "ClosedBookConfig", "closed_book_generate",
     "train_closed_book", "OpenBookQA", "QAItem", "ReadPassages", "build_open_book_qa", "passage_log_prior", "predict",
     "predict_oracle", "read_passages", "ReaderConfig", "ReaderExample", "SpanReader", "encode_pairs",
-    "reader_logits", "train_reader",
+    "reader_logits", "train_reader", "random_article_chunks", "read_one_passage",
 ]

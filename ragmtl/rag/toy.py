@@ -10,10 +10,11 @@ the answer is in the right document's title, so the generator learns to copy tit
 RAG loss ``-log sum_z p(z|x) p(y|x,z)`` then raises ``p(z|x)`` of the documents whose titles it can
 copy: the retriever is trained with no retrieval labels (Lewis et al., 2020, sec. 2.4).
 
-Reported before and after training on held-out utterances (CLINC150 test split): recall@1 and
-recall@k of the gold document, exact match of RAG-Sequence (fast) and RAG-Token greedy decoding,
-a closed-book pointer-generator (question only, same steps) as a baseline and, optionally, the
-paper's frozen-retriever ablation (the same training with the query encoder fixed). Training runs a
+Reported before and after training on held-out utterances (CLINC150 test split), as fractions and
+per question (``ToyResult.items``, for paired intervals): recall@1 and recall@k of the gold document,
+exact match of RAG-Sequence (fast) and RAG-Token greedy decoding, a closed-book pointer-generator
+(question only, same steps) as a baseline and, optionally, the paper's frozen-retriever ablation
+(the same training with the query encoder fixed). Training runs a
 fixed number of seeded steps, so two runs on one machine and thread count give the same numbers.
 """
 from __future__ import annotations
@@ -91,6 +92,9 @@ class ToyResult:
     n_train: int = 0
     n_test: int = 0
     seconds: float = 0.0
+    # per held-out question 0/1 values behind before/after/frozen_retriever/closed_book, for paired intervals:
+    # {"before": {"recall@1": [Q], ...}, ..., "closed_book": {"em": [Q]}}
+    items: dict = field(default_factory=dict, repr=False)
 
 
 def build_toy_data(config: ToyConfig, clinc=None) -> ToyData:
@@ -133,25 +137,29 @@ def _answers(tokenizer: WordTokenizer, titles: list[str], ids) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_rag(model: RAGModel, vectors: torch.Tensor, questions: list[str], gold: np.ndarray,
-                 max_length: int, chunk: int = 250) -> dict[str, float]:
-    """Recall@1 and @k of the gold document, exact match of RAG-Sequence (fast) and RAG-Token greedy."""
+                 max_length: int, chunk: int = 250, per_item: bool = False) -> dict:
+    """Recall@1 and @k of the gold document, exact match of RAG-Sequence (fast) and RAG-Token greedy.
+
+    Fractions over the questions, or with ``per_item=True`` each question's 0/1 value (arrays [Q]),
+    for paired intervals.
+    """
     was_training = model.training
     model.eval()
-    hits1, hitsk, em = 0, 0, {"sequence": 0, "token": 0}
+    k = model.config.n_docs
+    items: dict[str, list] = {"recall@1": [], f"recall@{k}": [], "em_rag_sequence": [], "em_rag_token": []}
     titles = model.doc_titles
     for start in range(0, len(questions), chunk):
         q, g = vectors[start:start + chunk], gold[start:start + chunk]
         doc_ids, _ = model.retrieve(q)
-        hits1 += int((doc_ids[:, 0].numpy() == g).sum())
-        hitsk += int((doc_ids.numpy() == g[:, None]).any(1).sum())
-        for mode in em:
+        items["recall@1"] += (doc_ids[:, 0].numpy() == g).tolist()
+        items[f"recall@{k}"] += (doc_ids.numpy() == g[:, None]).any(1).tolist()
+        for mode in ("sequence", "token"):
             seqs, _ = model.generate(q, questions[start:start + chunk], mode=mode, max_length=max_length)
             decoded = model.tokenizer.batch_decode(seqs)
-            em[mode] += sum(d == titles[i] for d, i in zip(decoded, g))
+            items[f"em_rag_{mode}"] += [d == titles[i] for d, i in zip(decoded, g)]
     model.train(was_training)
-    n = len(questions)
-    return {"recall@1": hits1 / n, f"recall@{model.config.n_docs}": hitsk / n,
-            "em_rag_sequence": em["sequence"] / n, "em_rag_token": em["token"] / n}
+    arrays = {key: np.array(v, dtype=float) for key, v in items.items()}
+    return arrays if per_item else {key: float(v.mean()) for key, v in arrays.items()}
 
 
 def _batches(n: int, config: ToyConfig):
@@ -160,19 +168,22 @@ def _batches(n: int, config: ToyConfig):
         yield torch.randint(0, n, (config.batch_size,), generator=g)
 
 
-def _closed_book(tokenizer, data: ToyData, config: ToyConfig) -> tuple[float, list[float]]:
-    """Train a pointer-generator on question -> answer alone; exact match on the test questions."""
+def _closed_book(tokenizer, data: ToyData, config: ToyConfig) -> tuple[np.ndarray, list[float]]:
+    """Train a pointer-generator on question -> answer alone; per-question exact match (0/1) on the test questions."""
     cb = ClosedBookConfig(config.steps, config.batch_size, config.lr_generator, config.embed_dim, config.hidden_dim,
                           config.max_answer_length, config.seed + 1)
     answers = [data.titles[i] for i in data.train_ids]
     gen, losses = train_closed_book(data.train_questions, answers, tokenizer, cb)
     decoded = closed_book_generate(gen, tokenizer, data.test_questions, config.max_answer_length)
-    return float(np.mean([d == data.titles[i] for d, i in zip(decoded, data.test_ids)])), losses
+    return np.array([d == data.titles[i] for d, i in zip(decoded, data.test_ids)], dtype=float), losses
 
 
 def _train_rag(config: ToyConfig, data: ToyData, vectors: dict, tokenizer: WordTokenizer, train_query: bool,
-               desc: str, score_before: bool = True) -> tuple[dict[str, float] | None, dict[str, float], list[float]]:
-    """Build, score (if ``score_before``), train (query encoder too when ``train_query``), score one RAG model."""
+               desc: str, score_before: bool = True) -> tuple[dict | None, dict, list[float]]:
+    """Build, score (if ``score_before``), train (query encoder too when ``train_query``), score one RAG model.
+
+    Scores are per-question arrays (:func:`evaluate_rag` with ``per_item=True``).
+    """
     torch.manual_seed(config.seed)
     generator = PointerGenerator(PointerGeneratorConfig(len(tokenizer), tokenizer.pad_token_id, config.embed_dim,
                                                         config.hidden_dim))
@@ -182,7 +193,8 @@ def _train_rag(config: ToyConfig, data: ToyData, vectors: dict, tokenizer: WordT
                      doc_titles=data.titles)
     model.query_encoder.requires_grad_(train_query)
     def scores() -> dict[str, float]:
-        return evaluate_rag(model, vectors["test"], data.test_questions, data.test_ids, config.max_answer_length)
+        return evaluate_rag(model, vectors["test"], data.test_questions, data.test_ids, config.max_answer_length,
+                            per_item=True)
 
     before = scores() if score_before else None
     groups = [{"params": model.generator.parameters(), "lr": config.lr_generator}]
@@ -220,6 +232,9 @@ def run_toy(config: ToyConfig | None = None, encoder=None, clinc=None) -> ToyRes
         before, after, losses = _train_rag(config, data, vectors, tokenizer, True, "RAG training")
         frozen = (_train_rag(config, data, vectors, tokenizer, False, "frozen retriever", False)[1]
                   if config.frozen_retriever else None)
-        closed_em, closed_losses = _closed_book(tokenizer, data, config) if config.closed_book else (None, [])
-    return ToyResult(before, after, frozen, closed_em, losses, closed_losses, len(docs), len(data.train_questions),
-                     len(data.test_questions), timer.elapsed)
+        closed, closed_losses = _closed_book(tokenizer, data, config) if config.closed_book else (None, [])
+    mean = lambda items: None if items is None else {key: float(v.mean()) for key, v in items.items()}  # noqa: E731
+    return ToyResult(mean(before), mean(after), mean(frozen), None if closed is None else float(closed.mean()),
+                     losses, closed_losses, len(docs), len(data.train_questions), len(data.test_questions),
+                     timer.elapsed, {"before": before, "after": after, "frozen_retriever": frozen,
+                                     "closed_book": None if closed is None else {"em": closed}})
