@@ -71,3 +71,47 @@ def test_attention_readers_beat_chance_on_unseen_classes(one_thread):
     again = run_methods(["bilinear"], train, test, readers, config, show_progress=False)["bilinear"]
     assert again.accuracy == results["bilinear"].accuracy and np.array_equal(again.loss_curve,
                                                                              results["bilinear"].loss_curve)
+
+
+def _small_task():
+    x, y = clusters(24, 20, 24, seed=1)
+    seen = y < 16
+    passages = PassageConfig(n_docs=4, n_gold=1, n_hard=2, search_depth=30, seed=0)
+    train = make_fusion_data(x[seen], y[seen], x[seen], y[seen], passages, exclude_self=True)
+    part = np.arange(len(y)) % 20
+    pool, val = part < 10, (part >= 10) & (part < 15)
+    new = ~seen
+    val_data = make_fusion_data(x[new & val], y[new & val], x[new & pool], y[new & pool], passages)
+    test = make_fusion_data(x[new & ~pool & ~val], y[new & ~pool & ~val], x[new & pool], y[new & pool], passages)
+    readers = ReaderConfig(query_dim=24, doc_dim=24, code_dim=16, n_docs=4, d_model=16, hidden=32,
+                           fid=FiDConfig(n_heads=2, d_ff=32))
+    return train, val_data, test, readers
+
+
+def test_select_on_validation_picks_the_best_validation_setting(one_thread):
+    from ragmtl.fusion import run_method, select_on_validation
+
+    train, val, test, readers = _small_task()
+    config = TrainConfig(steps=60, batch_size=16, lr=1e-2)
+    sel = select_on_validation("bilinear", train, val, test, lrs=[1e-4, 1e-2], init_scales=[0.0, 10.0],
+                               reader_config=readers, config=config, show_progress=False)
+    assert [s["lr"] for s in sel.settings] == [1e-4, 1e-4, 1e-2, 1e-2] and len(sel.val_accuracy) == 4
+    assert sel.chosen == int(np.argmax(sel.val_accuracy)) and sel.setting == sel.settings[sel.chosen]
+    # the chosen reader on test is the same model as training that setting afresh
+    again = run_method("bilinear", train, test, ReaderConfig(**{**vars(readers), "init_scale": sel.setting["init_scale"]}),
+                       TrainConfig(steps=60, batch_size=16, lr=sel.setting["lr"]), show_progress=False)
+    assert again.accuracy == sel.result.accuracy and np.array_equal(again.predictions, sel.result.predictions)
+    with pytest.raises(ValueError, match="at least one learning rate"):
+        select_on_validation("mean", train, val, test, lrs=[], reader_config=readers, config=config)
+
+
+def test_compare_accuracies_hand_checked():
+    from ragmtl.fusion import compare_accuracies
+
+    a = np.array([1, 1, 1, 1, 0, 1, 1, 1, 0, 1], bool)
+    b = np.array([0, 1, 0, 1, 0, 0, 1, 0, 0, 1], bool)  # a right and b wrong on 4 queries, never the reverse
+    (diff, test), = compare_accuracies({"a": a, "b": b}, [("a", "b")]).values()
+    assert diff.estimate == pytest.approx(0.4) and diff.low > 0
+    assert (test.a_only, test.b_only) == (4, 0) and test.pvalue == pytest.approx(2 / 16)
+    with pytest.raises(KeyError, match="unknown reader 'c'"):
+        compare_accuracies({"a": a}, [("a", "c")])

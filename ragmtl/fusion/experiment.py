@@ -20,7 +20,7 @@ from .readers import Reader, ReaderConfig
 from .task import FusionData
 
 __all__ = ["TrainConfig", "MethodResult", "random_codes", "train_reader", "evaluate_reader", "attention_by_kind",
-           "run_method", "run_methods"]
+           "score_reader", "run_method", "run_methods"]
 
 
 @dataclass
@@ -123,15 +123,20 @@ def attention_by_kind(weights: np.ndarray, kind: np.ndarray) -> dict[str, float]
             "random_weight": float(weights[kind == RANDOM].mean()) if (kind == RANDOM).any() else float("nan")}
 
 
+def score_reader(reader: Reader, losses: np.ndarray, data: FusionData, config: TrainConfig | None = None) -> MethodResult:
+    """A trained reader's accuracy, predictions and attention on ``data`` (with its loss curve)."""
+    predictions, weights = evaluate_reader(reader, data, config)
+    accuracy = float((predictions == data.labels.numpy()).mean())
+    stats = {} if weights is None else attention_by_kind(weights, data.kind.numpy())
+    n_params = sum(p.numel() for p in reader.parameters() if p.requires_grad)
+    return MethodResult(accuracy, n_params, losses, predictions, weights, **stats)
+
+
 def run_method(method: str, train: FusionData, test: FusionData, reader_config: ReaderConfig | None = None,
                config: TrainConfig | None = None, show_progress: bool = True, desc: str | None = None) -> MethodResult:
     """Train one reader on ``train`` and evaluate it on ``test``."""
     reader, losses = train_reader(method, train, reader_config, config, show_progress, desc)
-    predictions, weights = evaluate_reader(reader, test, config)
-    accuracy = float((predictions == test.labels.numpy()).mean())
-    stats = {} if weights is None else attention_by_kind(weights, test.kind.numpy())
-    n_params = sum(p.numel() for p in reader.parameters() if p.requires_grad)
-    return MethodResult(accuracy, n_params, losses, predictions, weights, **stats)
+    return score_reader(reader, losses, test, config)
 
 
 def run_methods(methods, train: FusionData, test: FusionData, reader_config: ReaderConfig | None = None,

@@ -45,10 +45,14 @@ class FusionData:
         """Inner products q . d_i [Q, k]: the retriever's own scores (cosines for unit vectors)."""
         return torch.einsum("qd,qkd->qk", self.query, self.docs)
 
+    def nearest_passage_correct(self) -> np.ndarray:
+        """Per query [Q] (bool): is the label of the highest-scoring passage the answer? No learning."""
+        best = self.retrieval_scores().argmax(-1, keepdim=True)
+        return (self.doc_labels.gather(1, best)[:, 0] == self.labels).numpy()
+
     def nearest_passage_accuracy(self) -> float:
         """Accuracy of copying the label of the highest-scoring passage: no learning at all."""
-        best = self.retrieval_scores().argmax(-1, keepdim=True)
-        return float((self.doc_labels.gather(1, best)[:, 0] == self.labels).float().mean())
+        return float(self.nearest_passage_correct().mean())
 
 
 def make_fusion_data(query_vectors: np.ndarray, query_labels, pool_vectors: np.ndarray, pool_labels,
