@@ -310,6 +310,10 @@ def test_bad_manifest_is_named(tmp_path):
     (root / "manifest.json").write_text('{"format_version": 1, "files": {"config.json": {"sha256": 1}}}')
     with pytest.raises(CorruptFileError, match="manifest.json: entry 'config.json' needs"):
         read_manifest(root)
+    (root / "manifest.json").write_text('{"format_version": 1, "files": {"../../etc/passwd": {"sha256": "0", '
+                                        '"bytes": 1}}}')
+    with pytest.raises(UnsafePathError, match="manifest.json: manifest path '../../etc/passwd' is not a plain"):
+        verify_manifest(root)
     (root / "manifest.json").write_bytes(b"\x00\xff")
     with pytest.raises(CorruptFileError, match="manifest.json is not UTF-8"):
         read_manifest(root)

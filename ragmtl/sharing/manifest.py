@@ -119,8 +119,8 @@ def read_manifest(directory: str | Path) -> dict[str, FileEntry]:
         except (KeyError, TypeError):
             raise CorruptFileError(f"{path}: entry {name!r} needs 'sha256' (a str) and 'bytes' (an int), "
                                    f"got {entry!r}") from None
-        except ValueError as err:
-            raise CorruptFileError(f"{path}: {err}") from None
+        except UnsafePathError as err:
+            raise UnsafePathError(f"{path}: {err}") from None
     return entries
 
 
