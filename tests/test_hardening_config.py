@@ -166,3 +166,22 @@ def test_build_model_refuses_an_unavailable_base_model():
 
     with pytest.raises(ValueError, match="base_model 'bert-base-uncased' is not available offline"):
         build_model(replace(RAGMTLConfig(book_tasks()), base_model="bert-base-uncased"))
+
+
+@pytest.mark.parametrize("stage", ["task_data", "fit", "save_ragmtl"])
+def test_cli_train_interrupted_at_each_stage_writes_nothing(capsys, monkeypatch, tmp_path, stage):
+    import ragmtl.cli.train as train
+    import ragmtl.models as models
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    fake_data = {"trec": type("D", (), {"train": type("T", (), {"trainable_rows": [0, 1]})(), "evals": {"test": None},
+                                        "retriever": None, "corpus": []})()}
+    monkeypatch.setattr(train, "task_data", interrupted if stage == "task_data" else lambda *a: fake_data)
+    monkeypatch.setattr(models, "fit", interrupted if stage == "fit" else
+                        lambda *a, **k: type("R", (), {"scores": {"trec": {"accuracy": 1.0}}, "model": None})())
+    monkeypatch.setattr(models, "save_ragmtl", interrupted)
+    out = tmp_path / "run"
+    code, stdout, err = _cli(capsys, "train", "--out", str(out), "--tasks", "trec", "--steps", "1")
+    assert code == 130 and stdout == "" and err == "ragmtl: interrupted\n"
+    assert not out.exists() and list(tmp_path.iterdir()) == []  # not even the writability probe is left
