@@ -38,7 +38,7 @@ BOOK_TOC ?= $(BOOK_ROOT)/_toc.yml
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/_build/*' -not -path '*/.ipynb_checkpoints/*' | sort)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=$(CELL_TIMEOUT)
 
-.PHONY: book test install unit notebooks html html-strict refresh costs clean env
+.PHONY: book test install unit notebooks html html-strict browser lab refresh costs clean env
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,10 +65,10 @@ book: $(STAMP)
 	@echo "Book written to $(abspath $(BOOK_ROOT))/_build/html/index.html"
 
 # Everything CI checks.
-test: unit notebooks html-strict
+test: unit notebooks html-strict browser
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q tests --ignore=tests/browser
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(NBVAL) $(NOTEBOOKS)
@@ -82,6 +82,18 @@ html-strict: $(STAMP)
 	@# The book must work offline: no page may load a script from another site (MathJax included).
 	@if grep -rlE '<script[^>]+src="(https?:)?//' _build/html --include='*.html'; then \
 	  echo "error: pages above load a script from the network"; exit 1; fi
+
+# Every built page opened in headless Chromium (Debian's chromium and chromium-driver): console
+# errors, images, MathJax, folded solutions, internal links, search. Reads _build/html as built.
+browser: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/browser
+
+# The chapters in JupyterLab, with the data and cache folders `make book` uses (and its OMP setting).
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR)/book --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Re-execute every notebook in place (Restart & Run All) from an empty embedding cache, to
 # refresh the stored outputs; records each notebook's wall time and peak memory on the way.
