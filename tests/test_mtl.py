@@ -248,8 +248,11 @@ def test_synthetic_angle_and_closed_forms():
     assert np.allclose(opposed.weights[0], -opposed.weights[1])
     ortho = make_linear_tasks(90.0, seed=1)
     assert abs(ortho.weights[0] @ ortho.weights[1]) < 1e-12
-    # a huge coupling forces w_t = w_0: the pooled fit
-    assert np.allclose(fit_l2_coupled(ortho, coupling=1e9, lam=1.0), fit_pooled(ortho, lam=1.0), atol=1e-6)
+    # a huge coupling forces w_t = w_0: the pooled fit; single-task and weakly coupled fits are far from it
+    pooled = fit_pooled(ortho, lam=1.0)
+    assert np.abs(fit_single_task(ortho, lam=1.0) - pooled).max() > 0.1
+    assert np.abs(fit_l2_coupled(ortho, coupling=1e-3, lam=1.0) - pooled).max() > 0.1
+    assert np.allclose(fit_l2_coupled(ortho, coupling=1e9, lam=1.0), pooled, atol=1e-6)
     # pooling identical tasks beats fitting each alone; pooling opposed tasks is far worse
     assert task_mse(same, fit_pooled(same)).mean() < task_mse(same, fit_single_task(same)).mean()
     assert task_mse(opposed, fit_pooled(opposed)).mean() > 2 * task_mse(opposed, fit_single_task(opposed)).mean()

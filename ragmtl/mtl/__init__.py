@@ -3,7 +3,8 @@
 Modules: ``architectures`` (hard sharing, soft sharing, MMoE), ``weighting`` (equal, uncertainty,
 DWA, GradNorm, PCGrad behind one ``Weighting.backward`` interface), ``trainer`` (task sampling,
 seeded training, per-task metrics), ``metrics`` (accuracy, macro-F1, Delta_MTL), ``synthetic``
-(linear tasks at a chosen angle) and ``tasks`` (the six Kim 2014 tasks as MiniLM features).
+(linear tasks at a chosen angle), ``tasks`` (the six Kim 2014 tasks as MiniLM features),
+``experiment`` (the chapter's grid) and ``evidence`` (intervals over test items for its comparisons).
 """
 from .architectures import (ARCHITECTURES, HardSharing, HardSharingConfig, MMoE, MMoEConfig, MultiTaskModel,
                             SoftSharing, SoftSharingConfig, cross_stitch, l2_coupling, mixture)

@@ -1,9 +1,9 @@
 """The six Kim (2014) sentence tasks as frozen MiniLM features, cleaned of cross-task test leakage.
 
 SST-2 was built from the same Rotten Tomatoes snippets as MR, and Subj's subjective half comes from
-there too, so one task's training set holds many of another task's dev/test sentences (e.g. about
-60% of SST-2's test sentences are in MR's file). Training on both would leak test labels into a
-multi-task model. :func:`decontaminate` drops every training sentence whose normalised text
+there too, so one task's training set holds many of another task's dev/test sentences
+(:func:`overlap` measures how many; the chapter prints it). Training on both would leak test
+labels into a multi-task model. :func:`decontaminate` drops every training sentence whose normalised text
 (lower case, letters and digits only) is in another task's dev or test set; the single-task and
 multi-task models then see the same, clean training sets. Duplicates inside a task (MPQA repeats
 short phrases) are left as the source has them.
@@ -20,7 +20,7 @@ from ..data.records import TextClassification
 from ..utils import progress
 from .trainer import TaskData
 
-__all__ = ["KIM_TASKS", "normalise", "decontaminate", "subsample", "encode_tasks"]
+__all__ = ["KIM_TASKS", "normalise", "overlap", "decontaminate", "subsample", "encode_tasks"]
 
 KIM_TASKS = ("sst2", "mr", "subj", "trec", "cr", "mpqa")
 
@@ -28,6 +28,18 @@ KIM_TASKS = ("sst2", "mr", "subj", "trec", "cr", "mpqa")
 def normalise(text: str) -> str:
     """Lower case, letters and digits only: ``"It's  GOOD!"`` -> ``"itsgood"``."""
     return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def overlap(texts, other_texts) -> float:
+    """Fraction of ``texts`` whose normalised form occurs among the normalised ``other_texts``.
+
+    Raises ValueError when ``texts`` is empty (the fraction is undefined).
+    """
+    texts = list(texts)
+    if not texts:
+        raise ValueError("overlap needs at least one text to look up")
+    others = {normalise(x) for x in other_texts}
+    return sum(normalise(x) in others for x in texts) / len(texts)
 
 
 def decontaminate(datasets: dict[str, TextClassification]) -> dict[str, np.ndarray]:

@@ -7,7 +7,8 @@ et al., 2019; tau = 1 is proportional, tau -> inf uniform). Each task's rows go 
 separately, the per-task losses go to a :class:`~ragmtl.mtl.weighting.Weighting`, and AdamW steps.
 Every ``eval_every`` steps dev and test accuracy / macro-F1 are recorded; the reported test scores
 are those of the step chosen on dev (the best mean dev accuracy, or each task's own best dev step
-when ``select="per_task"``, right for independent single-task models).
+when ``select="per_task"``, right for independent single-task models). Per-item test correctness
+at the chosen step is kept too (``TrainResult.test_correct``), for paired intervals over test items.
 """
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     """Test scores at the chosen steps (``test_acc``, ``test_f1``: task -> fraction), the chosen
-    ``best_step`` per task, and the full ``history`` (one dict per evaluation) and task ``weights``."""
+    ``best_step`` per task, the full ``history`` (one dict per evaluation) and task ``weights``, and
+    ``test_correct``: task -> bool [N_test], which test items the chosen checkpoint got right."""
 
     test_acc: dict[str, float]
     test_f1: dict[str, float]
@@ -88,6 +90,7 @@ class TrainResult:
     best_step: dict[str, int]
     history: list[dict] = field(default_factory=list)
     weights: list[dict[str, float]] = field(default_factory=list)
+    test_correct: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def task_batch_sizes(sizes: dict[str, int], batch_size: int, sampling: str = "proportional",
@@ -118,13 +121,16 @@ def task_batch_sizes(sizes: dict[str, int], batch_size: int, sampling: str = "pr
 
 
 @torch.no_grad()
-def _scores(model: MultiTaskModel, data: dict[str, TaskData], split: str) -> dict[str, tuple[float, float]]:
-    out = {}
+def _scores(model: MultiTaskModel, data: dict[str, TaskData],
+            split: str) -> tuple[dict[str, tuple[float, float]], dict[str, np.ndarray]]:
+    """(task -> (accuracy, macro-F1), task -> per-item correctness bool [N]) on ``split``."""
+    out, correct = {}, {}
     for task, d in data.items():
         x, y = getattr(d, f"x_{split}"), getattr(d, f"y_{split}")
         pred = model(x, task).argmax(-1).numpy()
         out[task] = (accuracy(pred.tolist(), y.tolist()), macro_f1(pred.tolist(), y.tolist()))
-    return out
+        correct[task] = pred == y.numpy()
+    return out, correct
 
 
 def train_multitask(model: MultiTaskModel, weighting: Weighting, data: dict[str, TaskData],
@@ -158,9 +164,9 @@ def train_multitask(model: MultiTaskModel, weighting: Weighting, data: dict[str,
         optimizer.step()
         if step % config.eval_every == 0 or step == config.steps:
             model.eval()
-            dev, test = _scores(model, data, "dev"), _scores(model, data, "test")
+            (dev, _), (test, test_correct) = _scores(model, data, "dev"), _scores(model, data, "test")
             history.append({"step": step, "train_loss": {t: float(v.detach()) for t, v in losses.items()},
-                            "dev": dev, "test": test})
+                            "dev": dev, "test": test, "test_correct": test_correct})
     return _select(history, tasks, config.select, weights)
 
 
@@ -174,4 +180,5 @@ def _select(history: list[dict], tasks: list[str], select: str, weights: list) -
                        test_f1={t: history[chosen[t]]["test"][t][1] for t in tasks},
                        dev_acc={t: history[chosen[t]]["dev"][t][0] for t in tasks},
                        best_step={t: history[chosen[t]]["step"] for t in tasks},
-                       history=history, weights=weights)
+                       history=history, weights=weights,
+                       test_correct={t: history[chosen[t]]["test_correct"][t] for t in tasks})

@@ -1,0 +1,100 @@
+"""The MTL chapter's uncertainty: per-item test correctness pooled over seeds, intervals on task
+averages, per-task gains and Delta_MTL, and plain-language readings of them.
+
+Every function takes per-item scores (``task -> float [N_test]``, e.g. the fraction of seeds that
+got each test item right) so that two systems scored on the same items can be compared paired
+(:mod:`ragmtl.eval.stats`). Accuracies and gains are in percentage points.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from scipy import stats as _st
+
+from ..eval.stats import LEVEL, N_RESAMPLES, Interval, bootstrap_delta_mtl, paired_bootstrap, seed_interval
+from ..eval.mtl import delta_mtl
+from .trainer import TrainResult
+
+__all__ = ["seed_mean_correct", "task_average_interval", "gain_intervals", "delta_interval",
+           "delta_seed_interval", "versus_constant", "distinguishable"]
+
+
+def seed_mean_correct(results: Sequence[TrainResult]) -> dict[str, np.ndarray]:
+    """Per test item, the fraction of ``results`` (one per seed) that got it right: task -> float [N].
+
+    Raises ValueError for no results or results that cover different tasks or test sets.
+    """
+    if not results:
+        raise ValueError("seed_mean_correct needs at least one TrainResult")
+    tasks = sorted(results[0].test_correct)
+    if not tasks:
+        raise ValueError("the TrainResult holds no per-item test correctness (test_correct is empty)")
+    out = {}
+    for t in tasks:
+        rows = [r.test_correct.get(t) for r in results]
+        if any(r is None for r in rows) or len({len(r) for r in rows}) != 1:
+            raise ValueError(f"task {t!r}: every result must hold test_correct for the same test items")
+        out[t] = np.mean(np.stack(rows).astype(float), axis=0)
+    return out
+
+
+def task_average_interval(items_by_task: Mapping[str, Sequence[float]], level: float = LEVEL,
+                          n_resamples: int = N_RESAMPLES, seed: int = 0) -> Interval:
+    """Mean over tasks of each task's mean per-item score, in percent, with a stratified percentile
+    bootstrap interval (each task's items resampled on their own, ``scipy.stats.bootstrap``)."""
+    if not items_by_task:
+        raise ValueError("task_average_interval needs at least one task")
+    samples = [np.asarray(items_by_task[t], dtype=float) for t in sorted(items_by_task)]
+    if any(s.ndim != 1 or s.size < 2 for s in samples):
+        raise ValueError("every task needs a 1-d array of at least 2 per-item scores")
+
+    def average(*xs, axis=-1):
+        return 100.0 * np.mean([x.mean(axis) for x in xs], axis=0)
+
+    estimate = float(average(*samples))
+    res = _st.bootstrap(tuple(samples), average, n_resamples=n_resamples, vectorized=True, axis=-1,
+                        confidence_level=level, method="percentile", rng=np.random.default_rng(seed), batch=1000)
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if np.isnan(low):  # every resample gives the same average
+        low = high = estimate
+    return Interval(estimate, low, high, level, sum(s.size for s in samples))
+
+
+def gain_intervals(multi: Mapping[str, Sequence[float]], single: Mapping[str, Sequence[float]],
+                   seed: int = 0) -> dict[str, Interval]:
+    """Per task, ``multi - single`` accuracy in points with its paired bootstrap interval over items."""
+    if set(multi) != set(single):
+        raise ValueError(f"multi and single must score the same tasks, got {sorted(multi)} and {sorted(single)}")
+    return {t: paired_bootstrap(multi[t], single[t], seed=seed).scaled(100) for t in multi}
+
+
+def delta_interval(multi: Mapping[str, Sequence[float]], single: Mapping[str, Sequence[float]],
+                   seed: int = 0) -> Interval:
+    """Delta_MTL (percent) of per-item scores, with the stratified paired bootstrap interval."""
+    return bootstrap_delta_mtl(multi, single, seed=seed)
+
+
+def delta_seed_interval(multi_runs: Sequence[TrainResult], single_runs: Sequence[TrainResult]) -> Interval:
+    """Delta_MTL of each multi-task seed against the single-task models' seed-mean accuracies, as a
+    t-interval over the multi-task seeds (needs at least 2 of them)."""
+    if not single_runs:
+        raise ValueError("delta_seed_interval needs single-task runs")
+    tasks = list(single_runs[0].test_acc)
+    single = {t: float(np.mean([r.test_acc[t] for r in single_runs])) for t in tasks}
+    return seed_interval([delta_mtl(r.test_acc, single) for r in multi_runs])
+
+
+def versus_constant(interval: Interval, value: float, above: str = "above", below: str = "below",
+                    level: str = "level with") -> str:
+    """``above`` when ``interval`` lies wholly above ``value``, ``below`` when wholly below, else ``level``."""
+    if interval.low > value:
+        return above
+    if interval.high < value:
+        return below
+    return level
+
+
+def distinguishable(difference: Interval) -> bool:
+    """Whether a difference's interval excludes zero."""
+    return not difference.covers(0.0)
