@@ -11,14 +11,17 @@ several metrics enters once per metric: use keys such as ``"qa/em"`` and ``"qa/f
 
 The transfer matrix applies the same signed relative change to pairs: entry ``[source, target]``
 is the change of ``target``'s score when it is trained together with ``source`` against ``target``
-trained alone (rows: source, columns: target, diagonal NaN).
+trained alone (rows: source, columns: target, diagonal NaN). :func:`transfer_intervals` gives each
+entry its paired bootstrap interval over the target's test items (``ragmtl.eval.stats``).
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
-__all__ = ["relative_change", "delta_mtl", "transfer_matrix"]
+import numpy as np
+
+__all__ = ["relative_change", "delta_mtl", "transfer_matrix", "transfer_intervals"]
 
 
 def relative_change(score: float, baseline: float, lower_is_better: bool = False) -> float:
@@ -98,3 +101,29 @@ def transfer_matrix(single_task: Mapping[str, float], pair_scores: Mapping[tuple
     for (source, target), score in pair_scores.items():
         matrix.loc[source, target] = relative_change(score, single_task[target], target in lower_is_better)
     return matrix
+
+
+def transfer_intervals(single_items: Mapping[str, Sequence[float]],
+                       pair_items: Mapping[tuple[str, str], Sequence[float]], seed: int = 0):
+    """The transfer matrix with a 95% interval per entry, as a ``pandas.DataFrame`` of
+    :class:`ragmtl.eval.stats.Interval` (diagonal None).
+
+    ``single_items[t]`` holds task t's per-item test scores trained alone (higher is better, e.g.
+    0/1 correct or per-question F1); ``pair_items[(source, target)]`` the target's per-item scores,
+    same items in the same order, when trained with ``source``. Entry ``[source, target]`` is
+    ``relative_change`` of the means (what :func:`transfer_matrix` gives) with the paired bootstrap
+    over the target's items (:func:`ragmtl.eval.stats.bootstrap_delta_mtl` on one task). Raises
+    ValueError as :func:`transfer_matrix` does, and on unpaired item lists.
+    """
+    import pandas as pd
+
+    from .stats import bootstrap_delta_mtl
+
+    means = {t: float(np.mean(v)) for t, v in single_items.items()}
+    transfer_matrix(means, {k: float(np.mean(v)) for k, v in pair_items.items()})  # the same checks
+    tasks = list(single_items)
+    out = pd.DataFrame([[None] * len(tasks) for _ in tasks], index=pd.Index(tasks, name="source"),
+                       columns=pd.Index(tasks, name="target"), dtype=object)
+    for (source, target), items in pair_items.items():
+        out.loc[source, target] = bootstrap_delta_mtl({target: items}, {target: single_items[target]}, seed=seed)
+    return out

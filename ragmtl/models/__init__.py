@@ -9,7 +9,7 @@ from .card import card_info
 from .config import FUSIONS, TASK_KINDS, TOP_LAYER_TARGETS, RAGMTLConfig, TaskSpec, book_tasks
 from .data import (TASK_LOADERS, ClassificationSplit, QASplit, TaskData, classification_splits, clinc_task,
                    collate_states, neighbour_ids, qa_split, squad_task, subsample_indices, trec_task)
-from .evaluate import evaluate, predict, score
+from .evaluate import evaluate, item_scores, predict, score
 from .experiment import Run, fit
 from .heads import NeighbourClassifierHead, SpanHead
 from .io import METRICS_NAME, TRAINING_NAME, load_ragmtl, load_task_index, read_metrics, read_training, save_ragmtl
@@ -20,7 +20,7 @@ __all__ = [
     "FUSIONS", "TASK_KINDS", "TOP_LAYER_TARGETS", "RAGMTLConfig", "TaskSpec", "book_tasks",
     "TASK_LOADERS", "ClassificationSplit", "QASplit", "TaskData", "classification_splits", "clinc_task",
     "collate_states", "neighbour_ids", "qa_split", "squad_task", "subsample_indices", "trec_task",
-    "evaluate", "predict", "score", "Run", "fit", "NeighbourClassifierHead", "SpanHead",
+    "evaluate", "predict", "score", "item_scores", "Run", "fit", "NeighbourClassifierHead", "SpanHead",
     "METRICS_NAME", "TRAINING_NAME", "load_ragmtl", "load_task_index", "read_metrics", "read_training", "save_ragmtl",
     "RAGMTLModel", "build_model", "TrainConfig", "train_ragmtl", "card_info",
 ]

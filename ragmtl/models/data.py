@@ -197,44 +197,47 @@ class TaskData:
     description: str
 
 
-def _classification_task(name, data, spec, backbone, tokenizer, encoder, n_lower, max_test, bf16):
+def _classification_task(name, data, spec, backbone, tokenizer, encoder, n_lower, max_test, bf16, validation):
     tr = subsample_indices(len(data.train), spec.max_train, spec.data_seed)
-    te = subsample_indices(len(data.test), max_test, spec.data_seed)
     train = ([data.train[i].text for i in tr], data.labels("train")[tr])
-    test = ([data.test[i].text for i in te], data.labels("test")[te])
-    train_split, evals, retriever = classification_splits(name, backbone, tokenizer, encoder, train, {"test": test},
+    evals, desc = {}, f"{len(tr)} of {len(data.train)} training"
+    for key, split in [("validation", "dev")] * validation + [("test", "test")]:
+        rows = subsample_indices(len(data.split(split)), max_test, spec.data_seed)
+        evals[key] = ([data.split(split)[i].text for i in rows], data.labels(split)[rows])
+        desc += f", {len(rows)} of {len(data.split(split))} {key}"
+    train_split, evals, retriever = classification_splits(name, backbone, tokenizer, encoder, train, evals,
                                                           spec.k, n_lower, spec.max_length, bf16)
-    desc = f"{len(tr)} of {len(data.train)} training and {len(te)} of {len(data.test)} test examples"
-    return TaskData(train_split, evals, retriever, train[0], desc)
+    return TaskData(train_split, evals, retriever, train[0], desc + " examples")
 
 
 def trec_task(spec, backbone, tokenizer, encoder, n_lower: int, max_test: int | None = None,
-              bf16: bool | None = None) -> TaskData:
+              bf16: bool | None = None, validation: bool = False) -> TaskData:
     """TREC question types (6 classes; Li and Roth, 2002) with labelled-neighbour retrieval."""
     from ..data import load_sentclf
 
     return _classification_task("trec", load_sentclf("trec"), spec, backbone, tokenizer, encoder, n_lower,
-                                max_test, bf16)
+                                max_test, bf16, validation)
 
 
 def clinc_task(spec, backbone, tokenizer, encoder, n_lower: int, max_test: int | None = None,
-               bf16: bool | None = None) -> TaskData:
+               bf16: bool | None = None, validation: bool = False) -> TaskData:
     """CLINC150 in-scope intents (150 classes; Larson et al., 2019) with labelled-neighbour retrieval."""
     from ..data import load_clinc150
 
     return _classification_task("clinc150", load_clinc150().intents, spec, backbone, tokenizer, encoder,
-                                n_lower, max_test, bf16)
+                                n_lower, max_test, bf16, validation)
 
 
 def squad_task(spec, backbone, tokenizer, encoder, n_lower: int, max_test: int | None = None,
-               bf16: bool | None = None) -> TaskData:
+               bf16: bool | None = None, validation: bool = False) -> TaskData:
     """SQuAD 2.0 answerable questions, split by article as in the RAG chapter, with BM25 over chunks.
 
     The reader is trained on each training question's gold chunk and evaluated on the BM25 top-k
-    chunks of the test questions (four held-out articles), marginalising over them.
+    chunks of the test questions (four held-out articles), marginalising over them; with
+    ``validation`` also on those of the validation article's questions (the RAG chapter's).
     """
     from ..data import load_squad2
-    from ..rag.qa import build_open_book_qa
+    from ..rag.qa import VALIDATION_ARTICLES, build_open_book_qa
     from ..retrieval import BM25
 
     qa = build_open_book_qa(load_squad2(), count_tokens=lambda text: len(tokenizer.tokenize(text)))
@@ -245,15 +248,21 @@ def squad_task(spec, backbone, tokenizer, encoder, n_lower: int, max_test: int |
     train = qa_split("squad2", backbone, tokenizer, [q.question for q in tr], [q.answers for q in tr],
                      np.array([[q.gold_chunk] for q in tr]), None, corpus, n_lower, spec.max_length,
                      gold=[(q.gold_chunk, q.answer_start, q.answers[0]) for q in tr], bf16=bf16)
-    scores, ids = bm25.search([q.question for q in te], spec.k)
-    test = qa_split("squad2", backbone, tokenizer, [q.question for q in te], [q.answers for q in te], ids, scores,
-                    corpus, n_lower, spec.max_length, bf16=bf16)
-    desc = (f"{len(tr)} of {len(qa.train)} training questions (gold chunk), {len(te)} of {len(qa.test)} test "
-            f"questions (BM25 top-{spec.k} of {len(corpus)} chunks)")
-    return TaskData(train, {"test": test}, bm25, corpus, desc)
+    def read(items):
+        scores, ids = bm25.search([q.question for q in items], spec.k)
+        return qa_split("squad2", backbone, tokenizer, [q.question for q in items], [q.answers for q in items], ids,
+                        scores, corpus, n_lower, spec.max_length, bf16=bf16)
+
+    va = [qa.validation[i] for i in subsample_indices(len(qa.validation), max_test, spec.data_seed)] if validation else []
+    evals = ({"validation": read(va)} if validation else {}) | {"test": read(te)}
+    desc = (f"{len(tr)} of {len(qa.train)} training questions (gold chunk), "
+            + (f"{len(va)} validation ({', '.join(VALIDATION_ARTICLES)}), " if validation else "")
+            + f"{len(te)} of {len(qa.test)} test questions (BM25 top-{spec.k} of {len(corpus)} chunks)")
+    return TaskData(train, evals, bm25, corpus, desc)
 
 
-#: Dataset loaders by task name: ``loader(spec, backbone, tokenizer, encoder, n_lower, max_test=None, bf16=None)``.
-#: ``spec.max_train`` / ``spec.data_seed`` choose the training examples; ``max_test`` subsamples the
-#: test set (same seed), for quick checks.
+#: Dataset loaders by task name: ``loader(spec, backbone, tokenizer, encoder, n_lower, max_test=None, bf16=None,
+#: validation=False)``. ``spec.max_train`` / ``spec.data_seed`` choose the training examples; ``max_test``
+#: subsamples the test (and validation) set (same seed); ``validation`` adds ``evals["validation"]``: the
+#: dataset's dev split for TREC (a seeded tenth of its training file) and CLINC150, the validation article for SQuAD.
 TASK_LOADERS = {"trec": trec_task, "clinc150": clinc_task, "squad2": squad_task}

@@ -11,12 +11,13 @@ import numpy as np
 import torch
 
 from ..eval import accuracy, corpus_bleu, corpus_chrf, macro_f1, meteor, rouge_l, squad_scores
+from ..eval.squad import exact_match, f1_score, max_over_answers
 from ..rag.qa import best_answers
 from ..utils import bf16_autocast
 from .data import ClassificationSplit, QASplit
 from .model import RAGMTLModel
 
-__all__ = ["predict", "score", "evaluate"]
+__all__ = ["predict", "score", "item_scores", "evaluate"]
 
 
 def _order(split, n: int) -> list[int]:
@@ -67,6 +68,18 @@ def score(split: ClassificationSplit | QASplit, predictions: list, generation: b
         out |= {"bleu": corpus_bleu(predictions, refs).score, "chrf": corpus_chrf(predictions, refs).score,
                 "rouge_l": rouge_l(predictions, refs).score, "meteor": meteor(predictions, refs).score}
     return out
+
+
+def item_scores(split: ClassificationSplit | QASplit, predictions: list) -> dict[str, np.ndarray]:
+    """Per-example scores in percent, whose means are :func:`score`'s: ``{"accuracy": 100 * correct}``
+    for classification, ``{"em": ..., "f1": ...}`` per question (best over its gold answers) for QA.
+    These are what ``ragmtl.eval.stats`` resamples for intervals. Raises ValueError on a length mismatch."""
+    if len(predictions) != len(split):
+        raise ValueError(f"{len(predictions)} predictions for {len(split)} examples of {split.task!r}")
+    if isinstance(split, ClassificationSplit):
+        return {"accuracy": 100.0 * (np.asarray(predictions) == split.labels.numpy())}
+    return {name: 100.0 * np.array([max_over_answers(metric, p, g) for p, g in zip(predictions, split.answers)])
+            for name, metric in (("em", exact_match), ("f1", f1_score))}
 
 
 def evaluate(model: RAGMTLModel, splits: dict, generation: bool = True, bf16: bool | None = None) -> dict:

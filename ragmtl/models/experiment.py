@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from ..utils import seed_everything
 from .config import RAGMTLConfig
-from .evaluate import evaluate
+from .evaluate import predict, score
 from .model import RAGMTLModel, build_model
 from .train import TrainConfig, train_ragmtl
 
@@ -16,13 +16,15 @@ __all__ = ["Run", "fit"]
 
 @dataclass
 class Run:
-    """A trained model, its test ``scores`` ({task: {metric: value}}), per-step ``history`` and
-    training time in seconds."""
+    """A trained model, its test ``scores`` ({task: {metric: value}}), per-step ``history``, training
+    time in seconds, and the ``predictions`` behind the scores ({task: one per test example}; per-item
+    scores for intervals come from :func:`ragmtl.models.item_scores`)."""
 
-    model: RAGMTLModel
+    model: RAGMTLModel | None
     scores: dict[str, dict[str, float]]
     history: list[dict[str, float]]
     seconds: float
+    predictions: dict[str, list] = field(default_factory=dict)
 
 
 def fit(config: RAGMTLConfig, train: dict, tests: dict, tasks: Sequence[str] | None = None,
@@ -45,4 +47,6 @@ def fit(config: RAGMTLConfig, train: dict, tests: dict, tasks: Sequence[str] | N
     history = train_ragmtl(model, {t: train[t] for t in names}, train_config,
                            make_weighting(weighting, names, **pcgrad_seed), desc=" + ".join(names))
     seconds = time.perf_counter() - start
-    return Run(model, evaluate(model, {t: tests[t] for t in names}, generation), history, seconds)
+    predictions = {t: predict(model, tests[t]) for t in names}
+    scores = {t: score(tests[t], predictions[t], generation) for t in names}
+    return Run(model, scores, history, seconds, predictions)
