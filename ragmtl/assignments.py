@@ -46,7 +46,7 @@ def questions(master: Path) -> list[dict]:
     for cell in json.loads(Path(master).read_text(encoding="utf-8"))["cells"]:
         source = "".join(cell["source"])
         if cell["cell_type"] == "raw" and source.lstrip().startswith("# BEGIN QUESTION"):
-            config = yaml.safe_load(source.split("\n", 1)[1]) or {}
+            config = yaml.safe_load(source.partition("\n")[2]) or {}
             if "name" not in config:
                 raise ValueError(f"{master}: a '# BEGIN QUESTION' cell has no name: {source!r}")
             found.append({"name": str(config["name"]), "points": float(config.get("points", 1)),
@@ -200,7 +200,7 @@ def grade(submissions: Path, out: Path, csv_path: Path | None = None, timeout: f
 
     ``jobs`` submissions are graded at a time, each in its own process (one kernel each).
     Raises ``FileNotFoundError`` when the assignments have not been built (``make assignments``)."""
-    out, submissions = Path(out), Path(submissions)
+    out, submissions = Path(out).resolve(), Path(submissions).resolve()  # the workers run elsewhere
     if not (out / "questions.json").exists():
         raise FileNotFoundError(f"no built assignments in {out}: run `make assignments` first")
     if not submissions.is_dir():

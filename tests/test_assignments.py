@@ -6,6 +6,7 @@ submissions; the tests read the rows of that run.
 """
 import csv
 import json
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -75,7 +76,12 @@ def graded(built, tmp_path_factory) -> dict:
     other["metadata"]["otter"]["assignment_name"] = "homework9"
     (subs / "mystery.ipynb").write_text(json.dumps(other))
     csv_path = subs.parent / f"{subs.name}.csv"
-    rows = assignments.grade(subs, built, csv_path, timeout=120, jobs=2)
+    here = os.getcwd()
+    os.chdir(built.parent)  # relative paths, as `make grade` passes them
+    try:
+        rows = assignments.grade(Path(subs.name), Path(built.name), Path(csv_path.name), timeout=120, jobs=2)
+    finally:
+        os.chdir(here)
     with open(csv_path, newline="") as f:
         from_csv = list(csv.DictReader(f))
     by_submission = {}
