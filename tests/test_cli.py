@@ -318,3 +318,44 @@ def test_train_overwrite_replaces_the_whole_folder(capsys, trained, tmp_path):
     # the same run twice writes the same bytes: weights, manifest and card included
     for name in ("model.safetensors", "manifest.json", "README.md", "training.json", "config.json"):
         assert (folder / name).read_bytes() == (trained[0] / name).read_bytes(), name
+
+
+def test_retrieve_corpus_results_carry_the_datasets_document_ids(capsys):
+    from ragmtl.data import load_scifact
+
+    code, out, _ = run(capsys, "retrieve", "--method", "bm25", "--corpus", "scifact/title+text", "-k", "3",
+                       "vitamin D and bone density")
+    assert code == 0
+    results = json.loads(out)["results"]
+    corpus = load_scifact().corpus
+    for r in results:
+        assert isinstance(r["id"], str) and r["id"] == corpus[r["row"]].doc_id
+        assert r["text"] == (corpus[r["row"]].title + " " + corpus[r["row"]].text)[:200]
+    assert [r["row"] for r in results] != [r["rank"] - 1 for r in results]  # ids are not ranks or rows
+
+
+def test_corpus_option_lists_its_choices(capsys):
+    from ragmtl.data.corpora import CORPORA
+
+    code, out, _ = run(capsys, "retrieve", "--help")
+    assert code == 0
+    flat = " ".join(out.split())
+    for name, builder in CORPORA.items():
+        assert name in flat and " ".join(builder.description.split()) in flat
+    code, _, err = run(capsys, "retrieve", "--method", "bm25", "--corpus", "wikipedia", "x")
+    assert code == 2 and "invalid choice: 'wikipedia'" in err and "scifact/title+text" in err
+
+
+def test_missing_dependency_is_one_clear_line():
+    from ragmtl.cli import error_line
+
+    line = error_line(ModuleNotFoundError("No module named 'torch'", name="torch"))
+    assert "missing dependency 'torch'" in line and "make install" in line and ".venv/bin/ragmtl" in line
+    assert "\n" not in line
+
+
+def test_console_script_is_declared():
+    from importlib.metadata import entry_points
+
+    scripts = {e.name: e.value for e in entry_points(group="console_scripts")}
+    assert scripts.get("ragmtl") == "ragmtl.cli:main"

@@ -51,6 +51,9 @@ def error_line(err: BaseException) -> str:
     """One line for ``err``: its message with whitespace collapsed; the type's name leads where the
     type is not one whose message stands alone (a ``TypeError`` or ``KeyError`` from deep inside)."""
     text = " ".join(str(err).split())
+    if isinstance(err, ModuleNotFoundError) and err.name:  # run by a Python without the project installed
+        return (f"missing dependency {err.name!r} for {sys.executable}: install the project with `make install`, "
+                "then run .venv/bin/ragmtl (or activate the environment: source .venv/bin/activate)")
     if isinstance(err, _PLAIN):
         return text or type(err).__name__
     return f"{type(err).__name__}: {text} (rerun with --debug for the traceback)"

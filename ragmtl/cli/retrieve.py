@@ -5,7 +5,8 @@ import json
 import sys
 import warnings
 
-from .common import PROG, UsageError, add_subparser, positive_int
+from ..data.corpora import CORPORA
+from .common import PROG, add_subparser, positive_int
 
 __all__ = ["METHODS", "SNIPPET_CHARS", "read_texts", "cmd_retrieve", "add_retrieve"]
 
@@ -29,14 +30,12 @@ def read_texts(path: str) -> list[str]:
 
 def cmd_retrieve(args) -> list[str]:
     from ..retrieval import BM25, TfidfRetriever
-    from ..sharing import CORPUS_BUILDERS
 
     if args.corpus is not None:
-        if args.corpus not in CORPUS_BUILDERS:
-            raise UsageError(f"unknown corpus {args.corpus!r}; known corpora: {sorted(CORPUS_BUILDERS)}")
-        texts = CORPUS_BUILDERS[args.corpus].build()
+        texts, doc_ids = CORPORA[args.corpus].build(), CORPORA[args.corpus].ids()
     else:
         texts = read_texts(args.texts)
+        doc_ids = list(range(len(texts)))
     if args.method == "dense":
         from ..encoders import Encoder
         from ..retrieval import DenseRetriever
@@ -49,7 +48,8 @@ def cmd_retrieve(args) -> list[str]:
         scores, ids = retriever.search(args.queries, args.k)
     lines = []
     for q, row_scores, row_ids in zip(args.queries, scores, ids):
-        results = [{"rank": r + 1, "id": int(i), "score": float(s), "text": texts[i][:SNIPPET_CHARS]}
+        results = [{"rank": r + 1, "id": doc_ids[i], "row": int(i), "score": float(s),
+                    "text": texts[i][:SNIPPET_CHARS]}
                    for r, (s, i) in enumerate(zip(row_scores, row_ids)) if i >= 0]
         if not results:
             print(f"ragmtl: warning: query {q!r} has no term in the {args.method} index: no result",
@@ -61,15 +61,16 @@ def cmd_retrieve(args) -> list[str]:
 def add_retrieve(subs) -> None:
     p = add_subparser(subs, "retrieve", "search a corpus with BM25, TF-IDF or dense MiniLM vectors",
                       "Index a corpus and print, for each QUERY, one JSON line: {\"query\", \"results\": [{\"rank\", "
-                      f"\"id\", \"score\", \"text\"}}]}} (text: the first {SNIPPET_CHARS} characters; id: the "
-                      "document's row in the corpus, for --texts its line among the non-blank lines, from 0). "
+                      f"\"id\", \"row\", \"score\", \"text\"}}]}} (text: the first {SNIPPET_CHARS} characters; id: the "
+                      "dataset's document id for --corpus, for --texts the line among the non-blank lines, from 0; "
+                      "row: the document's position in the index). "
                       "A query with no indexed term gets no result, and a warning on stderr.",
                       f"  {PROG} retrieve --method bm25 --corpus scifact/title+text -k 3 'vitamin D and bone density'\n"
                       f"  {PROG} retrieve --method dense --texts docs.txt 'what is BM25?' 'dense retrieval'")
     p.add_argument("--method", required=True, choices=METHODS, help="retriever: %(choices)s")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--corpus", metavar="NAME",
-                        help="a named corpus of ragmtl.sharing.CORPUS_BUILDERS, e.g. scifact/title+text")
+    source.add_argument("--corpus", choices=sorted(CORPORA), metavar="NAME",
+                        help="a named corpus: " + "; ".join(f"{n} ({b.description})" for n, b in sorted(CORPORA.items())))
     source.add_argument("--texts", metavar="FILE", help="a UTF-8 file, one document per line (blank lines skipped)")
     p.add_argument("-k", type=positive_int, default=5, help="documents per query (default: %(default)s)")
     p.add_argument("queries", nargs="+", metavar="QUERY", help="query text(s)")

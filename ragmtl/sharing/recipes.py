@@ -18,11 +18,11 @@ analyzer's output, so a changed stemmer is caught on rebuilding instead of silen
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from ..data.corpora import CORPORA, CorpusBuilder
 from ..retrieval import BM25, Analyzer, AnalyzerConfig, BM25Config, TfidfConfig, TfidfRetriever
 from .config_io import config_from_dict, config_to_dict
 
@@ -31,29 +31,8 @@ __all__ = ["CorpusBuilder", "CORPUS_BUILDERS", "SPARSE_KINDS", "texts_sha256", "
            "rebuild_sparse"]
 
 
-@dataclass(frozen=True)
-class CorpusBuilder:
-    """How one corpus is made from a dataset of ragmtl's data manifest: ``build() -> list[str]``."""
-
-    dataset: str
-    build: Callable[[], list[str]]
-    description: str
-
-
-def _scifact(with_title: bool) -> Callable[[], list[str]]:
-    def build() -> list[str]:
-        from ..data import load_scifact
-
-        return [(d.title + " " + d.text) if with_title else d.text for d in load_scifact().corpus]
-    return build
-
-
-#: Named corpora a recipe can refer to; add an entry for a new corpus (a plain dict, no magic).
-CORPUS_BUILDERS: dict[str, CorpusBuilder] = {
-    "scifact/title+text": CorpusBuilder("scifact", _scifact(True), "SciFact abstracts as BEIR indexes them: "
-                                        "title, a space, the abstract (the retrieval chapter's corpus)"),
-    "scifact/text": CorpusBuilder("scifact", _scifact(False), "SciFact abstracts without titles"),
-}
+#: Named corpora a recipe can refer to: the data layer's registry (``ragmtl.data.corpora``).
+CORPUS_BUILDERS: dict[str, CorpusBuilder] = CORPORA
 
 #: Sparse retriever kinds: name -> (retriever class, config class).
 SPARSE_KINDS = {"bm25": (BM25, BM25Config), "tfidf": (TfidfRetriever, TfidfConfig)}
