@@ -198,6 +198,10 @@ def test_read_passages_marginalises_and_reads_gold_once(pointing, tokenizer):
         gold_log_likelihood(read, golds[:3], k=1)
     with pytest.raises(ValueError, match="must both be"):
         read_passages(reader, tokenizer, items, chunks, ids[:5], scores[:5])
+    short = ids.copy()
+    short[4, 1] = -1  # what a sparse retriever returns for a query with no indexed term
+    with pytest.raises(ValueError, match="1 questions retrieved fewer than 2 chunks"):
+        read_passages(reader, tokenizer, items, chunks, short, scores)
 
 
 def test_random_article_chunks_stay_in_the_article_and_avoid_the_gold_chunk():

@@ -164,13 +164,18 @@ def read_passages(reader, tokenizer, items: Sequence[QAItem], chunks: Sequence[C
     """Run the reader once over every (question, retrieved chunk) pair and every gold chunk.
 
     A gold chunk that was retrieved is read once. ``ids``/``scores`` [Q, k] come from a retriever's
-    ``search``; raises ValueError when their shapes do not match the questions.
+    ``search``; raises ValueError when their shapes do not match the questions, or when a question
+    retrieved fewer than k chunks (id -1, a query with no indexed term) rather than reading chunk -1.
     """
     from .reader import encode_pairs, reader_logits
 
     ids, scores = np.asarray(ids), np.asarray(scores)
     if ids.shape != scores.shape or ids.ndim != 2 or len(ids) != len(items):
         raise ValueError(f"ids {ids.shape} and scores {scores.shape} must both be [{len(items)}, k]")
+    if (ids < 0).any():
+        short = np.flatnonzero((ids < 0).any(1))
+        raise ValueError(f"{len(short)} questions retrieved fewer than {ids.shape[1]} chunks (id -1: no query term "
+                         f"is in the index), e.g. {items[short[0]].question!r}; expected k chunk ids per question")
     pairs = {(qi, int(c)) for qi, row in enumerate(ids) for c in row}
     pairs |= {(qi, q.gold_chunk) for qi, q in enumerate(items)}
     pairs = sorted(pairs)
