@@ -1,25 +1,10 @@
-"""Per-sentence predictions of an adapter classifier, and the stratified interval of a mean over tasks."""
+"""Per-sentence predictions of an adapter classifier."""
 import numpy as np
 import pytest
 import torch
 
-from ragmtl.adapters import AdapterClassifier, cache_states, evaluate, macro_mean_interval, predict
+from ragmtl.adapters import AdapterClassifier, cache_states, evaluate, predict
 from ragmtl.encoders import load_minilm
-from ragmtl.eval import bootstrap_mean
-
-
-def test_macro_mean_by_hand_and_one_task_equals_bootstrap_mean():
-    iv = macro_mean_interval([[1, 0, 1, 1], [0, 1]])
-    assert iv.estimate == pytest.approx((0.75 + 0.5) / 2)  # unweighted over tasks, not 4/6
-    assert iv.low <= iv.estimate <= iv.high and iv.n == 6
-    one, ref = macro_mean_interval([[1, 0, 1, 1, 0, 1, 1, 1]]), bootstrap_mean([1, 0, 1, 1, 0, 1, 1, 1])
-    assert (one.low, one.high) == pytest.approx((ref.low, ref.high))
-    same = macro_mean_interval([[0.0, 0.0, 0.0], [0.0, 0.0]])  # two methods that agree everywhere
-    assert (same.low, same.estimate, same.high) == (0.0, 0.0, 0.0)
-    with pytest.raises(ValueError, match="at least one task"):
-        macro_mean_interval([])
-    with pytest.raises(ValueError, match=">= 2"):
-        macro_mean_interval([[1, 0], [1]])
 
 
 def test_predict_keeps_example_order_and_agrees_with_evaluate():

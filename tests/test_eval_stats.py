@@ -6,8 +6,8 @@ import pytest
 from scipy import stats as st
 
 from ragmtl.eval import delta_mtl
-from ragmtl.eval.stats import (Interval, bootstrap_delta_mtl, bootstrap_mean, mcnemar, paired_bootstrap,
-                               paired_permutation_test, seed_interval)
+from ragmtl.eval.stats import (Interval, bootstrap_delta_mtl, bootstrap_mean, bootstrap_task_mean, mcnemar,
+                               paired_bootstrap, paired_permutation_test, seed_interval)
 
 
 @pytest.fixture
@@ -115,6 +115,26 @@ def test_delta_mtl_bootstrap_point_estimate_and_pairing():
     assert iv.low < iv.estimate < iv.high
 
 
+def test_task_mean_by_hand_and_one_task_equals_bootstrap_mean():
+    iv = bootstrap_task_mean([[1, 0, 1, 1], [0, 1]])
+    assert iv.estimate == pytest.approx((0.75 + 0.5) / 2)  # unweighted over tasks, not the pooled 4/6
+    assert iv.low <= iv.estimate <= iv.high and iv.n == 6
+    assert bootstrap_task_mean({"b": [0, 1], "a": [1, 0, 1, 1]}) == iv  # a mapping, tasks in sorted order
+    one, ref = bootstrap_task_mean([[1, 0, 1, 1, 0, 1, 1, 1]]), bootstrap_mean([1, 0, 1, 1, 0, 1, 1, 1])
+    assert (one.low, one.high) == pytest.approx((ref.low, ref.high))
+    same = bootstrap_task_mean([[0.0, 0.0, 0.0], [0.0, 0.0]])  # two systems that agree everywhere
+    assert (same.low, same.estimate, same.high) == (0.0, 0.0, 0.0)
+
+
+def test_task_mean_resamples_each_task_on_its_own():
+    """Pooling the items (the nearest wrong answer) lets the big task's count vary; stratified does not."""
+    rng = np.random.default_rng(3)
+    big, small = (rng.random(2000) < 0.9).astype(float), (rng.random(40) < 0.5).astype(float)
+    iv = bootstrap_task_mean([big, small])
+    se = math.sqrt((big.var(ddof=1) / big.size + small.var(ddof=1) / small.size)) / 2
+    assert iv.half_width == pytest.approx(1.96 * se, rel=0.15)
+
+
 def test_interval_formatting_and_verdict():
     assert Interval(84.12, 83.2, 85.02).format(1) == "84.1 +/- 0.9"
     assert Interval(1.0, -0.5, 3.0).format(1, signed=True) == "+1.0 [-0.5, +3.0]"
@@ -137,6 +157,8 @@ def test_interval_formatting_and_verdict():
     lambda: bootstrap_delta_mtl({"a": [1, 0]}, {"b": [1, 0]}),
     lambda: bootstrap_delta_mtl({"a": [1, 0]}, {"a": [0, 0]}),
     lambda: bootstrap_mean([1.0, 0.0], level=95),
+    lambda: bootstrap_task_mean([]),
+    lambda: bootstrap_task_mean([[1, 0], [1]]),
 ])
 def test_clear_errors(call):
     with pytest.raises(ValueError):

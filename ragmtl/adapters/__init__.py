@@ -4,7 +4,7 @@ from .bottleneck import BottleneckAdapter, BottleneckLinear, bottleneck_adapter
 from .inject import (ADAPTER_KINDS, AdapterConfig, adapter_l2, adapter_modules, count_parameters,
                      freeze_backbone, inject_adapters, is_adapter_parameter, load_adapters, route,
                      save_adapters, set_phase, set_task)
-from .compare import macro_mean_interval, predict
+from .compare import predict
 from .finetune import (AdapterClassifier, CachedSplit, FinetuneConfig, cache_encoded, cache_states, evaluate, fit_linear_probe,
                        pooled_features, train_classifier)
 from .layer_cache import lower_states, upper_forward
@@ -16,6 +16,6 @@ __all__ = [
     "adapter_l2", "adapter_modules", "count_parameters", "freeze_backbone", "inject_adapters",
     "is_adapter_parameter", "load_adapters", "route", "save_adapters", "set_phase", "set_task",
     "AdapterClassifier", "CachedSplit", "FinetuneConfig", "cache_encoded", "cache_states", "evaluate", "train_classifier",
-    "fit_linear_probe", "pooled_features", "macro_mean_interval", "predict",
+    "fit_linear_probe", "pooled_features", "predict",
     "lower_states", "upper_forward", "LoRALinear", "lora_delta", "TaskAdapterLinear", "task_adapter_linear",
 ]

@@ -11,8 +11,8 @@ from .classification import accuracy, macro_f1, per_class_f1
 from .generation import GenerationScore, check_generation_inputs, corpus_bleu, corpus_chrf, rouge_l
 from .meteor import MeteorScore, meteor
 from .mtl import delta_mtl, relative_change, transfer_matrix
-from .stats import (Interval, McNemarResult, bootstrap_delta_mtl, bootstrap_mean, mcnemar, paired_bootstrap,
-                    paired_permutation_test, seed_interval)
+from .stats import (Interval, McNemarResult, bootstrap_delta_mtl, bootstrap_mean, bootstrap_task_mean, mcnemar,
+                    paired_bootstrap, paired_permutation_test, seed_interval)
 from .squad import exact_match, f1_score, max_over_answers, normalize_answer, squad_scores
 
 __all__ = [
@@ -21,6 +21,6 @@ __all__ = [
     "GenerationScore", "check_generation_inputs", "corpus_bleu", "corpus_chrf", "rouge_l",
     "MeteorScore", "meteor",
     "delta_mtl", "relative_change", "transfer_matrix",
-    "Interval", "McNemarResult", "bootstrap_mean", "paired_bootstrap", "bootstrap_delta_mtl",
+    "Interval", "McNemarResult", "bootstrap_mean", "paired_bootstrap", "bootstrap_task_mean", "bootstrap_delta_mtl",
     "paired_permutation_test", "mcnemar", "seed_interval",
 ]

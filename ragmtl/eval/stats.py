@@ -6,6 +6,8 @@ Every comparison the book draws a conclusion from goes through one of these:
   with its percentile bootstrap 95% interval (Efron & Tibshirani, 1993).
 - ``paired_bootstrap``: the difference ``mean(a) - mean(b)`` of two systems scored on the *same*
   items, resampling items (Koehn, 2004; Dror et al., 2018).
+- ``bootstrap_task_mean``: the unweighted mean over tasks of each task's mean score (a macro
+  average), with each task's items resampled on their own (a stratified bootstrap).
 - ``bootstrap_delta_mtl``: Delta_MTL (``ragmtl.eval.mtl``) with items resampled within each task,
   multi-task and single-task predictions kept paired.
 - ``paired_permutation_test`` (approximate randomisation: swap each item's two scores) and
@@ -25,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as _st
 
-__all__ = ["Interval", "McNemarResult", "bootstrap_mean", "paired_bootstrap", "bootstrap_delta_mtl",
+__all__ = ["Interval", "McNemarResult", "bootstrap_mean", "paired_bootstrap", "bootstrap_task_mean",
+           "bootstrap_delta_mtl",
            "paired_permutation_test", "mcnemar", "seed_interval"]
 
 N_RESAMPLES = 10_000
@@ -133,6 +136,27 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], level: float = LEVE
     a, b = _paired(a, b)
     d = a - b
     return _bootstrap((d,), _mean, float(d.mean()), d.size, level, n_resamples, seed)
+
+
+def bootstrap_task_mean(per_task: Mapping[str, Sequence[float]] | Sequence[Sequence[float]], level: float = LEVEL,
+                        n_resamples: int = N_RESAMPLES, seed: int = 0) -> Interval:
+    """Unweighted mean over tasks of each task's mean per-item score, with a stratified percentile
+    bootstrap interval: each task's items are resampled on their own, so a large task does not
+    drown a small one. ``per_task`` maps task -> per-item scores (or lists them); for a paired
+    comparison pass each task's per-item differences of two systems on the same items.
+
+    Raises ValueError for no task, or a task with fewer than 2 items or NaN/inf.
+    """
+    groups = [per_task[t] for t in sorted(per_task)] if isinstance(per_task, Mapping) else list(per_task)
+    if not groups:
+        raise ValueError("bootstrap_task_mean needs at least one task")
+    samples = tuple(_items(g, f"task {i}") for i, g in enumerate(groups))
+
+    def macro(*xs, axis=-1):
+        return np.mean([x.mean(axis) for x in xs], axis=0)
+
+    return _bootstrap(samples, macro, float(macro(*samples)), sum(x.size for x in samples), level, n_resamples,
+                      seed)
 
 
 def bootstrap_delta_mtl(multi_task: Mapping[str, Sequence[float]], single_task: Mapping[str, Sequence[float]],

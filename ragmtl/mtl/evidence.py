@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy import stats as _st
 
-from ..eval.stats import LEVEL, N_RESAMPLES, Interval, bootstrap_delta_mtl, paired_bootstrap, seed_interval
+from ..eval.stats import (LEVEL, N_RESAMPLES, Interval, bootstrap_delta_mtl, bootstrap_task_mean, paired_bootstrap,
+                          seed_interval)
 from ..eval.mtl import delta_mtl
 from .trainer import TrainResult
 
@@ -41,24 +41,9 @@ def seed_mean_correct(results: Sequence[TrainResult]) -> dict[str, np.ndarray]:
 
 def task_average_interval(items_by_task: Mapping[str, Sequence[float]], level: float = LEVEL,
                           n_resamples: int = N_RESAMPLES, seed: int = 0) -> Interval:
-    """Mean over tasks of each task's mean per-item score, in percent, with a stratified percentile
-    bootstrap interval (each task's items resampled on their own, ``scipy.stats.bootstrap``)."""
-    if not items_by_task:
-        raise ValueError("task_average_interval needs at least one task")
-    samples = [np.asarray(items_by_task[t], dtype=float) for t in sorted(items_by_task)]
-    if any(s.ndim != 1 or s.size < 2 for s in samples):
-        raise ValueError("every task needs a 1-d array of at least 2 per-item scores")
-
-    def average(*xs, axis=-1):
-        return 100.0 * np.mean([x.mean(axis) for x in xs], axis=0)
-
-    estimate = float(average(*samples))
-    res = _st.bootstrap(tuple(samples), average, n_resamples=n_resamples, vectorized=True, axis=-1,
-                        confidence_level=level, method="percentile", rng=np.random.default_rng(seed), batch=1000)
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if np.isnan(low):  # every resample gives the same average
-        low = high = estimate
-    return Interval(estimate, low, high, level, sum(s.size for s in samples))
+    """Mean over tasks of each task's mean per-item score, in percent, with the stratified
+    bootstrap interval of :func:`ragmtl.eval.stats.bootstrap_task_mean`."""
+    return bootstrap_task_mean(items_by_task, level, n_resamples, seed).scaled(100.0)
 
 
 def gain_intervals(multi: Mapping[str, Sequence[float]], single: Mapping[str, Sequence[float]],
