@@ -580,6 +580,8 @@ def test_qa_split_prior_truncation_and_errors(minilm):
     assert split.spans[0] is None and split.trainable_rows.tolist() == [3]
     with pytest.raises(ValueError, match=r"need passage_ids \[Q, k\]"):
         qa_split("qa", backbone, tokenizer, QUESTIONS[:2], ANSWERS[:2], np.array([0, 1]), None, PASSAGES, 1)
+    with pytest.raises(ValueError, match=r"task 'qa': 1 questions retrieved fewer than 2 passages \(id -1\)"):
+        qa_split("qa", backbone, tokenizer, QUESTIONS[:2], ANSWERS[:2], np.array([[0, 1], [0, -1]]), None, PASSAGES, 1)
 
 
 # ---- training --------------------------------------------------------------------------------------------------

@@ -159,6 +159,10 @@ def qa_split(task: str, backbone, tokenizer, questions: Sequence[str], answers: 
     if passage_ids.ndim != 2 or len(passage_ids) != len(questions) or len(answers) != len(questions):
         raise ValueError(f"need passage_ids [Q, k] and answers for each of the {len(questions)} questions, "
                          f"got {passage_ids.shape} and {len(answers)}")
+    if (passage_ids < 0).any():  # a sparse retriever's -1: the query has no indexed term
+        short = np.flatnonzero((passage_ids < 0).any(1))
+        raise ValueError(f"task {task!r}: {len(short)} questions retrieved fewer than {passage_ids.shape[1]} passages "
+                         f"(id -1), e.g. {questions[short[0]]!r}; expected k passage ids per question")
     q_idx = [q for q in range(len(questions)) for _ in range(passage_ids.shape[1])]
     p_idx = passage_ids.reshape(-1).tolist()
     texts = [passages[p] for p in p_idx]
