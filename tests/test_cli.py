@@ -359,3 +359,10 @@ def test_console_script_is_declared():
 
     scripts = {e.name: e.value for e in entry_points(group="console_scripts")}
     assert scripts.get("ragmtl") == "ragmtl.cli:main"
+
+
+def test_scores_print_rounded():
+    from ragmtl.cli.common import scores_json
+
+    out = json.loads(scores_json({"trec": {"accuracy": 100 * 0.906, "macro_f1": 87.3975029776337}}))
+    assert out == {"trec": {"accuracy": 90.6, "macro_f1": 87.3975}}

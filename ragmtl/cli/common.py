@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import textwrap
 from pathlib import Path
 from typing import Sequence
 
 __all__ = ["PROG", "BOOK_TASK_NAMES", "WEIGHTING_NAMES", "ADAPTER_NAMES", "UsageError", "positive_int",
-           "non_negative_int", "task_list", "saved_folder", "select", "add_subparser"]
+           "non_negative_int", "task_list", "saved_folder", "select", "add_subparser", "scores_json",
+           "SCORE_DECIMALS"]
+
+SCORE_DECIMALS = 4  # scores are percentages: 4 decimals keep every digit a comparison can use
 
 PROG = "python -m ragmtl"
 # Listed here (not imported) so the parser builds without torch; tests check them against the library.
@@ -81,3 +85,10 @@ class Formatter(argparse.HelpFormatter):
 def add_subparser(subs, name: str, help: str, description: str, examples: str):
     return subs.add_parser(name, help=help, description=description, epilog="examples:\n" + examples,
                            formatter_class=Formatter)
+
+
+def scores_json(scores: dict[str, dict[str, float]]) -> str:
+    """``{task: {metric: score}}`` as indented JSON, each score rounded to :data:`SCORE_DECIMALS`
+    (``90.6``, not the ``90.60000000000001`` of ``100 * 0.906``)."""
+    return json.dumps({t: {m: round(float(v), SCORE_DECIMALS) for m, v in ms.items()} for t, ms in scores.items()},
+                      indent=2, sort_keys=True)

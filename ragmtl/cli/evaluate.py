@@ -1,10 +1,9 @@
 """``python -m ragmtl evaluate``: reload a saved model, rebuild its test splits and score them."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from .common import PROG, add_subparser, positive_int, saved_folder, select, task_list
+from .common import PROG, add_subparser, positive_int, saved_folder, scores_json, select, task_list
 from .train import task_data
 
 __all__ = ["check_knowledge_source", "cmd_evaluate", "add_evaluate"]
@@ -37,7 +36,7 @@ def cmd_evaluate(args) -> list[str]:
     for t, d in data.items():
         check_knowledge_source(root, t, d.corpus)
     scores = evaluate(model, {t: d.evals["test"] for t, d in data.items()}, generation=not args.no_generation)
-    return [json.dumps(scores, indent=2, sort_keys=True)]
+    return [scores_json(scores)]
 
 
 def add_evaluate(subs) -> None:

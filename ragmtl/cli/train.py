@@ -1,14 +1,13 @@
 """``python -m ragmtl train``: build, train, evaluate and save a :mod:`ragmtl.models` model."""
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from .common import (ADAPTER_NAMES, BOOK_TASK_NAMES, PROG, WEIGHTING_NAMES, UsageError, add_subparser,
-                     non_negative_int, positive_int, select, task_list)
+                     non_negative_int, positive_int, scores_json, select, task_list)
 
 __all__ = ["task_data", "check_out", "cmd_train", "add_train"]
 
@@ -76,7 +75,7 @@ def cmd_train(args) -> list[str]:
                                args.max_test)
     save_ragmtl(out, run.model, indexes={t: (d.retriever, d.corpus) for t, d in data.items()}, metrics=scores,
                 training=training, card=card_info(config, scores, training=training), overwrite=args.overwrite)
-    return [json.dumps(scores, indent=2, sort_keys=True)]
+    return [scores_json(scores)]
 
 
 def add_train(subs) -> None:
