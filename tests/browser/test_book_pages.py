@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
@@ -28,6 +29,7 @@ HTML = Path(os.environ.get("RAGMTL_HTML", ROOT / "_build" / "html"))
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
 # Console messages that are not page errors: the favicon a browser asks every site for.
 IGNORED_CONSOLE = [r"favicon\.ico"]
+SETTLE_S = 0.3  # seconds a loaded page is given for its console messages to arrive
 
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     if os.environ.get("CI"):
@@ -106,9 +108,11 @@ def console_errors(driver) -> list[str]:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders(browser, site, page):
+    console_errors(browser)  # drop what earlier pages logged
     browser.get(f"{site}/{page}")
     assert browser.execute_async_script(WAIT_FOR_MATHJAX) is True, "MathJax failed to start"
     report = browser.execute_script(PAGE_REPORT)
+    time.sleep(SETTLE_S)  # let this page's last console messages (a failed image) reach the log
     errors = console_errors(browser)
     assert not errors, f"{page}: JavaScript console errors: {errors}"
     broken = [src for src, ok in report["images"] if not ok]
