@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from ragmtl.cli import ADAPTER_NAMES, BOOK_TASK_NAMES, WEIGHTING_NAMES, main
+from ragmtl.cli.common import SCORE_DECIMALS
 
 TRAIN_ARGS = ["--tasks", "trec", "--steps", "2", "--max-train", "64", "--max-test", "32"]
 
@@ -239,7 +240,8 @@ def test_train_prints_and_saves_scores(trained):
     folder, scores, _ = trained
     assert set(scores) == {"trec"} and set(scores["trec"]) == {"accuracy", "macro_f1"}
     assert 0 <= scores["trec"]["accuracy"] <= 100
-    assert json.loads((folder / "metrics.json").read_text()) == scores
+    saved = json.loads((folder / "metrics.json").read_text())  # full precision; printed rounded
+    assert {t: {m: round(v, SCORE_DECIMALS) for m, v in ms.items()} for t, ms in saved.items()} == scores
     config = json.loads((folder / "config.json").read_text())["config"]
     assert config["tasks"][0]["max_train"] == 64
     assert (folder / "indexes" / "trec" / "index.faiss").is_file()
