@@ -4,12 +4,14 @@ data-parallel training on ``torch.distributed``, BM25 at scale and cost curves.
 Modules: ``ann`` (IVF-Flat / IVF-PQ / OPQ / HNSW from factory strings, exact re-ranking, recall
 against exact search, bytes per vector), ``sweep`` (the knob sweep as plain records), ``shards``
 (one index per shard merged by score), ``store`` (saving compressed indexes through
-:mod:`ragmtl.sharing`), ``ddp`` (data-parallel MTL training on torch.distributed, gloo). FAISS and torch.distributed are imported only when used.
+:mod:`ragmtl.sharing`), ``ddp`` (data-parallel MTL training on torch.distributed, gloo), ``encode`` (a corpus
+encoded in checkpointed shards, resumable). FAISS and torch.distributed are imported only when used.
 """
 from .ann import (REFINE_KINDS, AnnSpec, build_ann, bytes_per_vector, exact_top_k, recall_at_k_vs_exact,
                   set_search_knob, time_search)
 from .ddp import (DDPConfig, DistributedRunError, AllTasks, check_weighting, free_port, launch_multitask, local_rows,
                   train_multitask_rank)
+from .encode import PLAN_NAME, ShardPlan, encode_corpus, finished_shards, load_encoded, shard_plan
 from .shards import ShardedIndex, merge_top_k
 from .store import ANN_INDEX_NAME, ANN_RECIPE_NAME, ANN_VERSION, load_ann_index, save_ann_index
 from .sweep import AnnPoint, sweep_ann
@@ -19,5 +21,5 @@ __all__ = [
     "set_search_knob", "time_search", "ShardedIndex", "merge_top_k", "ANN_INDEX_NAME", "ANN_RECIPE_NAME",
     "ANN_VERSION", "load_ann_index", "save_ann_index", "AnnPoint", "sweep_ann",
     "DDPConfig", "DistributedRunError", "AllTasks", "check_weighting", "free_port", "launch_multitask", "local_rows",
-    "train_multitask_rank",
+    "train_multitask_rank", "PLAN_NAME", "ShardPlan", "encode_corpus", "finished_shards", "load_encoded", "shard_plan",
 ]
