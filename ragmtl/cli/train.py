@@ -67,6 +67,16 @@ def cmd_train(args) -> list[str]:
                          "freezes; choose another weighting or train the shared layers")
     out = Path(args.out)
     check_out(out, args.overwrite)
+    if args.nproc > 1:  # data-parallel: N processes, rank 0 scores and saves (ragmtl.scale.cli_ddp)
+        from ..scale.ddp import check_weighting
+        from ..mtl.weighting import make_weighting
+        from ..scale.cli_ddp import train_distributed
+
+        try:
+            check_weighting(make_weighting(args.weighting, names))
+        except ValueError as err:
+            raise UsageError(f"--nproc {args.nproc}: {err}") from err
+        return [scores_json(train_distributed(args, config, train_config, names, args.nproc))]
     data = task_data(config, names, args.max_test)
     run = fit(config, {t: d.train for t, d in data.items()}, {t: d.evals["test"] for t, d in data.items()},
               train_config=train_config, weighting=args.weighting, generation=not args.no_generation)
@@ -103,6 +113,9 @@ def add_train(subs) -> None:
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="training seed (head initialisation, batch order, PCGrad's projection order; "
                         "default: %(default)s)")
+    p.add_argument("--nproc", type=positive_int, default=1, metavar="N",
+                   help="data-parallel training on N processes (torch.distributed, gloo; each a share of every "
+                        "task's batch, so the batch is N times larger; default: %(default)s)")
     p.add_argument("--no-generation", action="store_true",
                    help="QA: skip the generation metrics (BLEU, chrF, ROUGE-L, METEOR); keep EM and F1")
     p.set_defaults(func=cmd_train)

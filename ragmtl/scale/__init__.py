@@ -6,7 +6,9 @@ against exact search, bytes per vector), ``sweep`` (the knob sweep as plain reco
 (one index per shard merged by score), ``store`` (saving compressed indexes through
 :mod:`ragmtl.sharing`), ``ddp`` (data-parallel MTL training on torch.distributed, gloo), ``encode`` (a corpus
 encoded in checkpointed shards, resumable), ``bm25_scale`` (a Zipf corpus; ragmtl's BM25 vs
-bm25s), ``costs`` (log-log power-law fits and the 21M-passage extrapolation). FAISS and torch.distributed are imported only when used.
+bm25s), ``costs`` (log-log power-law fits and the 21M-passage extrapolation). FAISS and torch.distributed are imported only when used;
+``ddp_ragmtl`` (the RAG-MTL trainer, data-parallel) and ``cli_ddp`` (``ragmtl train --nproc N``)
+import the model code and are not imported here.
 """
 from .ann import (REFINE_KINDS, AnnSpec, build_ann, bytes_per_vector, exact_top_k, recall_at_k_vs_exact,
                   set_search_knob, time_search)
