@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-hnsw", action="store_true", help="skip HNSW (its one-thread build is slow at 1e6)")
     parser.add_argument("--train-size", type=int, default=65_536, help="quantizer training sample")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="measure only the specs with these names (AnnSpec.name), e.g. IVF1024,PQ48")
     parser.add_argument("--no-opq", action="store_true", help="skip OPQ (its rotation's training is slow)")
     args = parser.parse_args()
     faiss.omp_set_num_threads(args.threads)
@@ -81,7 +83,7 @@ def main() -> None:
         t = time.perf_counter()
         x, q = corpus(n, args.source)
         chosen = [s for s in specs(n, args.train_size) if not (args.no_hnsw and s.factory.startswith("HNSW"))
-                  and not (args.no_opq and s.factory.startswith("OPQ"))]
+                  and not (args.no_opq and s.factory.startswith("OPQ")) and (not args.only or s.name in args.only)]
         points = sweep_ann(x, q, chosen, {"nprobe": [4, 16, 64], "efSearch": [32, 128]}, k=10, repeats=2)
         run = {"n_docs": n, "source": args.source, "sigma": SIGMA, "threads": args.threads, "nice": os.nice(0),
                "n_queries": len(q), "train_size": min(args.train_size, n), "wall_s": time.perf_counter() - t, "points": [p.as_dict() for p in points]}
