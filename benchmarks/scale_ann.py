@@ -56,12 +56,12 @@ def corpus(n: int, source: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return out, queries
 
 
-def specs(n: int, train_size: int) -> list[AnnSpec]:
+def specs(n: int, train_size: int, k_factor: int = 10) -> list[AnnSpec]:
     nlist = 256 if n < 50_000 else 1024
     pq = [AnnSpec(f"IVF{nlist},PQ48", train_size), AnnSpec(f"IVF{nlist},PQ96", train_size),
           AnnSpec(f"OPQ48,IVF{nlist},PQ48", train_size)]
-    return [AnnSpec(f"IVF{nlist},Flat", train_size), *pq, *(replace(s, refine="flat", k_factor=10) for s in pq[:1]),
-            replace(pq[0], refine="fp16", k_factor=10), AnnSpec("HNSW32,Flat")]
+    return [AnnSpec(f"IVF{nlist},Flat", train_size), *pq, *(replace(s, refine="flat", k_factor=k_factor) for s in pq[:1]),
+            replace(pq[0], refine="fp16", k_factor=k_factor), AnnSpec("HNSW32,Flat")]
 
 
 def main() -> None:
@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-hnsw", action="store_true", help="skip HNSW (its one-thread build is slow at 1e6)")
     parser.add_argument("--train-size", type=int, default=65_536, help="quantizer training sample")
+    parser.add_argument("--k-factor", type=int, default=10, help="re-ranking: candidates per result")
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help="measure only the specs with these names (AnnSpec.name), e.g. IVF1024,PQ48")
     parser.add_argument("--no-opq", action="store_true", help="skip OPQ (its rotation's training is slow)")
@@ -82,12 +83,14 @@ def main() -> None:
     for n in args.sizes:
         t = time.perf_counter()
         x, q = corpus(n, args.source)
-        chosen = [s for s in specs(n, args.train_size) if not (args.no_hnsw and s.factory.startswith("HNSW"))
+        chosen = [s for s in specs(n, args.train_size, args.k_factor) if not (args.no_hnsw and s.factory.startswith("HNSW"))
                   and not (args.no_opq and s.factory.startswith("OPQ")) and (not args.only or s.name in args.only)]
         points = sweep_ann(x, q, chosen, {"nprobe": [4, 16, 64], "efSearch": [32, 128]}, k=10, repeats=2)
         run = {"n_docs": n, "source": args.source, "sigma": SIGMA, "threads": args.threads, "nice": os.nice(0),
-               "n_queries": len(q), "train_size": min(args.train_size, n), "wall_s": time.perf_counter() - t, "points": [p.as_dict() for p in points]}
-        results["runs"] = [r for r in results["runs"] if (r["n_docs"], r["source"]) != (n, args.source)] + [run]
+               "n_queries": len(q), "train_size": min(args.train_size, n), "k_factor": args.k_factor, "wall_s": time.perf_counter() - t, "points": [p.as_dict() for p in points]}
+        names = sorted({p["index"] for p in run["points"]})
+        results["runs"] = [r for r in results["runs"] if (r["n_docs"], r["source"], sorted({p["index"] for p in r["points"]}))
+                           != (n, args.source, names)] + [run]  # a rerun of the same indexes replaces its record
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         for p in points:
