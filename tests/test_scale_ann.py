@@ -140,7 +140,7 @@ def test_sharded_search_equals_one_flat_index(data):
 
 def test_compressed_index_round_trip_and_corruption(data, tmp_path):
     x, q = data
-    spec = AnnSpec("OPQ8,IVF16,PQ8", train_size=2000, refine="fp16")
+    spec = AnnSpec("IVF16,PQ8", train_size=2000, refine="fp16")
     index = build_ann(x, spec)
     set_search_knob(index, 4)
     save_ann_index(tmp_path / "ivfpq", index, spec)
