@@ -53,9 +53,21 @@ def get_device(prefer: str = "auto"):
     raise ValueError(f"unknown device {prefer!r}; expected 'auto', 'cpu' or 'cuda'")
 
 
+BF16_ENV = "RAGMTL_BF16"  # "0": never bf16 by default (as on a CPU without it); "1": always
+
+
 def cpu_has_bf16() -> bool:
     """True when this CPU does bfloat16 arithmetic natively (AVX512-BF16 or AMX), so that
-    ``torch.autocast("cpu", dtype=torch.bfloat16)`` is faster rather than slower."""
+    ``torch.autocast("cpu", dtype=torch.bfloat16)`` is faster rather than slower.
+
+    ``RAGMTL_BF16=0`` answers False and ``RAGMTL_BF16=1`` True whatever the CPU: every "auto"
+    precision in the library follows this, so a run can stand in for a machine with or without it.
+    """
+    forced = os.environ.get(BF16_ENV, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    if forced:
+        raise ValueError(f"{BF16_ENV} must be 0 or 1 (or unset: detect from the CPU), got {forced!r}")
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             flags = next((line for line in f if line.startswith("flags")), "")

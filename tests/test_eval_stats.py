@@ -136,11 +136,18 @@ def test_task_mean_resamples_each_task_on_its_own():
 
 
 def test_interval_formatting_and_verdict():
-    assert Interval(84.12, 83.2, 85.02).format(1) == "84.1 +/- 0.9"
+    assert Interval(84.12, 83.2, 85.02).format(1) == "84.1 [83.2, 85.0]"  # one form, symmetric or not
     assert Interval(1.0, -0.5, 3.0).format(1, signed=True) == "+1.0 [-0.5, +3.0]"
     assert Interval(1.0, 0.2, 1.8).verdict() == "better"
     assert Interval(-1.0, -1.8, -0.2).verdict() == "worse"
     assert Interval(0.1, -0.2, 0.4).verdict() == "no measurable difference"
+    # a bound one item's worth above zero: measurable without a margin, not with one
+    assert Interval(1.07, 100 / 1500, 2.07).verdict() == "better"
+    assert Interval(1.07, 100 / 1500, 2.07).verdict(margin=100 / 1500) == "no measurable difference"
+    assert Interval(1.07, 2 * 100 / 1500, 2.07).verdict(margin=100 / 1500) == "better"
+    assert Interval(-1.07, -2.07, -100 / 1500).verdict(margin=100 / 1500) == "no measurable difference"
+    with pytest.raises(ValueError, match="margin"):
+        Interval(0, -1, 1).verdict(margin=-1)
     s = Interval(0.01, -0.002, 0.03).scaled(100)
     assert (s.estimate, s.low, s.high) == pytest.approx((1.0, -0.2, 3.0))
     s = Interval(0.01, -0.002, 0.03).scaled(-1)

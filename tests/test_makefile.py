@@ -28,3 +28,17 @@ def test_defaults():
     got = make_env()
     assert got["RAGMTL_DATA"] == ""  # unset: the library's per-user folder, downloads on a miss
     assert got["RAGMTL_CACHE"] == str(ROOT / ".cache" / "ragmtl")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_notebook_comparison_is_tolerant_by_default_and_exact_with_strict():
+    """`make notebooks` loads the tolerant comparison, from an empty cache of its own; STRICT=1 asks for exact."""
+    def dry(*args):
+        return subprocess.run(["make", "-n", "notebooks", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout
+
+    default, strict = dry(), dry("STRICT=1")
+    assert "-p tests.nbval_numbers" in default and "--nbval-strict" not in default
+    assert "--nbval-strict" in strict
+    assert "rm -rf " + str(ROOT / ".cache" / "nbval") in default
+    assert "RAGMTL_CACHE=" + str(ROOT / ".cache" / "nbval") in default

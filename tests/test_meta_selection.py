@@ -33,3 +33,24 @@ def test_best_setting_by_mean_first_on_ties():
         best_setting({})
     with pytest.raises(ValueError, match="candidate"):
         best_setting({"x": []})
+
+
+def test_not_worse_rule_keeps_the_first_listed_near_tie_and_drops_a_measurably_worse_one():
+    rng = np.random.default_rng(0)
+    base = rng.random(300)
+    noise = rng.normal(0, 0.1, 300)
+    noise -= noise.mean() + 0.001  # first: 0.001 below the best on average, episode by episode noisy
+    scores = {"first": base + noise, "second": base, "third": base - 0.2}
+    assert best_setting(scores) == "second"  # the best mean
+    assert best_setting(scores, rule="not_worse") == "first"
+    worse = {"first": base - 0.05, "second": base}  # every episode lower: measurably worse
+    assert best_setting(worse, rule="not_worse") == "second"
+    loss = {"a": base - noise, "b": base}  # lower is better: b is best, a a near-tie listed first
+    assert best_setting(loss, higher_is_better=False, rule="not_worse") == "a"
+
+
+def test_not_worse_rule_needs_paired_scores_and_a_known_rule():
+    with pytest.raises(ValueError, match="same episodes"):
+        best_setting({"a": [0.1, 0.2, 0.3], "b": [0.1, 0.2]}, rule="not_worse")
+    with pytest.raises(ValueError, match="rule"):
+        best_setting({"a": [0.1, 0.2]}, rule="first")

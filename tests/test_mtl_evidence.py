@@ -135,3 +135,26 @@ def test_overlap_by_hand():
     assert overlap(["a"], []) == 0.0
     with pytest.raises(ValueError, match="at least one"):
         overlap([], ["a"])
+
+
+def test_robust_verdict_needs_items_and_seeds_to_agree():
+    from ragmtl.eval.stats import Interval
+    from ragmtl.mtl.evidence import robust_verdict
+
+    items_worse, seeds_wide = Interval(-1.0, -1.8, -0.2), Interval(-1.0, -3.0, 1.0)
+    assert robust_verdict(items_worse, seeds_wide) == "no measurable difference"  # the items alone say worse
+    assert robust_verdict(items_worse, Interval(-1.0, -1.5, -0.5)) == "worse"
+    assert robust_verdict(Interval(1, 0.2, 1.8), Interval(1, 0.1, 1.9), "gain", "loss") == "gain"
+    assert robust_verdict(Interval(1, 0.2, 1.8), Interval(-1, -1.5, -0.5)) == "no measurable difference"
+
+
+def test_choose_on_dev_takes_the_first_listed_near_tie_over_seeds():
+    from ragmtl.mtl.evidence import choose_on_dev
+
+    dev = {"hard": [83.0, 84.0, 83.5], "pcgrad": [83.2, 84.1, 83.6], "bad": [70.0, 71.0, 70.5]}
+    assert choose_on_dev(dev) == "hard"  # 0.13 below pcgrad on average, seeds cannot tell them apart
+    assert choose_on_dev({"bad": [70.0, 71.0, 70.5], "hard": [83.0, 84.0, 83.5]}) == "hard"  # measurably worse first
+    with pytest.raises(ValueError, match="same seeds"):
+        choose_on_dev({"a": [1.0, 2.0], "b": [1.0]})
+    with pytest.raises(ValueError, match="same seeds"):
+        choose_on_dev({"a": [1.0]})

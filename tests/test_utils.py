@@ -93,3 +93,22 @@ def test_coalesce_streams_merges_by_name_before_applying_returns():
     assert [o["output_type"] for o in merged] == ["stream", "stream", "display_data"]
     assert merged[0]["text"] == "steps:100%|\n"
     assert merged[1]["text"] == "hello\n"
+
+
+def test_cpu_has_bf16_follows_the_environment_override(monkeypatch):
+    monkeypatch.setenv("RAGMTL_BF16", "0")
+    assert cpu_has_bf16() is False
+    monkeypatch.setenv("RAGMTL_BF16", "1")
+    assert cpu_has_bf16() is True
+    monkeypatch.setenv("RAGMTL_BF16", "yes")
+    with pytest.raises(ValueError, match="RAGMTL_BF16 must be 0 or 1"):
+        cpu_has_bf16()
+
+
+def test_auto_precision_encoder_follows_the_override(monkeypatch):
+    from ragmtl.encoders import Encoder
+
+    monkeypatch.setenv("RAGMTL_BF16", "0")
+    assert Encoder().precision == "fp32"
+    monkeypatch.setenv("RAGMTL_BF16", "1")
+    assert Encoder().precision == "bf16"

@@ -56,22 +56,30 @@ class Interval:
         lo, hi = sorted((self.low * factor, self.high * factor))
         return Interval(self.estimate * factor, lo, hi, self.level, self.n)
 
-    def verdict(self, better: str = "better", worse: str = "worse") -> str:
-        """``better`` when the interval lies above 0, ``worse`` below, else "no measurable difference"."""
-        if self.low > 0:
+    def verdict(self, better: str = "better", worse: str = "worse", margin: float = 0.0) -> str:
+        """``better`` when the interval lies above ``margin``, ``worse`` below ``-margin``, else
+        "no measurable difference".
+
+        ``margin`` (>= 0, in the interval's units) is a band around zero that a bound must clear: for
+        a difference of accuracies over n items, one item's worth (100 / n points) keeps the verdict
+        from hanging on a single item, which another machine's arithmetic can flip.
+        """
+        if margin < 0:
+            raise ValueError(f"margin must be >= 0, got {margin}")
+        if self.low > margin:
             return better
-        if self.high < 0:
+        if self.high < -margin:
             return worse
         return "no measurable difference"
 
     def format(self, digits: int = 1, signed: bool = False) -> str:
-        """``"84.1 +/- 0.9"`` when symmetric to the shown digits, else ``"84.1 [83.0, 85.1]"``."""
+        """``"84.1 [83.2, 85.0]"``: the estimate and both ends, always in this one form.
+
+        (A "+/-" form for intervals that look symmetric would make the printed *text* depend on the
+        last digit of noisy bounds, so a re-run on another machine could change words, not only numbers.)
+        """
         sign = "+" if signed else ""
-        est = f"{self.estimate:{sign}.{digits}f}"
-        lo, hi = self.estimate - self.low, self.high - self.estimate
-        if f"{lo:.{digits}f}" == f"{hi:.{digits}f}":
-            return f"{est} +/- {hi:.{digits}f}"
-        return f"{est} [{self.low:{sign}.{digits}f}, {self.high:{sign}.{digits}f}]"
+        return f"{self.estimate:{sign}.{digits}f} [{self.low:{sign}.{digits}f}, {self.high:{sign}.{digits}f}]"
 
     def __str__(self) -> str:
         return self.format(3)

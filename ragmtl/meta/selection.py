@@ -30,14 +30,38 @@ def validation_domains(clinc, train_domains: Sequence[str], n: int = 2, seed: in
     return val, clinc.labels_of_domains(rest), clinc.labels_of_domains(val)
 
 
-def best_setting(scores: Mapping[Hashable, Sequence[float]], higher_is_better: bool = True) -> Hashable:
-    """The key whose per-episode validation scores have the best mean (the first listed on ties).
+def best_setting(scores: Mapping[Hashable, Sequence[float]], higher_is_better: bool = True,
+                 rule: str = "best") -> Hashable:
+    """The chosen key among candidates scored on the same validation episodes.
 
-    Raises ValueError for no candidates or a candidate without scores.
+    ``rule="best"``: the best mean (the first listed on exact ties). ``rule="not_worse"``: the first
+    listed candidate that is not measurably worse than the best one, i.e. whose paired 95% bootstrap
+    interval (over the episodes) for "candidate minus best" reaches zero. Near-ties then go to the
+    first listed (list the default or the simplest setting first) instead of to whichever candidate
+    noise puts ahead, so the choice does not change with the machine's arithmetic.
+
+    Raises ValueError for no candidates, a candidate without scores, an unknown rule, or (for
+    "not_worse") candidates scored on different numbers of episodes.
     """
     if not scores or any(len(v) == 0 for v in scores.values()):
         raise ValueError(f"need at least one candidate, each with scores; got {list(scores)}")
+    if rule not in ("best", "not_worse"):
+        raise ValueError(f"rule must be 'best' or 'not_worse', got {rule!r}")
     sign = 1.0 if higher_is_better else -1.0
     keys = list(scores)
     means = [sign * float(np.mean(scores[k])) for k in keys]
-    return keys[int(np.argmax(means))]
+    best = keys[int(np.argmax(means))]
+    if rule == "best":
+        return best
+    from ..eval.stats import paired_bootstrap
+
+    if len({len(scores[k]) for k in keys}) != 1:
+        raise ValueError("rule='not_worse' pairs the candidates episode by episode: give every candidate "
+                         f"the same episodes (got {[len(scores[k]) for k in keys]} scores)")
+    for k in keys:
+        if k == best:
+            return k
+        gap = paired_bootstrap(sign * np.asarray(scores[k], float), sign * np.asarray(scores[best], float))
+        if gap.high >= 0:
+            return k
+    return best

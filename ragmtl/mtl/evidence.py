@@ -7,7 +7,7 @@ got each test item right) so that two systems scored on the same items can be co
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from ..eval.mtl import delta_mtl
 from .trainer import TrainResult
 
 __all__ = ["seed_mean_correct", "task_average_interval", "gain_intervals", "delta_interval",
+           "robust_verdict", "choose_on_dev",
            "delta_seed_interval", "versus_constant", "distinguishable"]
 
 
@@ -78,6 +79,45 @@ def versus_constant(interval: Interval, value: float, above: str = "above", belo
     if interval.high < value:
         return below
     return level
+
+
+def robust_verdict(items: Interval, seeds: Interval, better: str = "better", worse: str = "worse") -> str:
+    """``better`` (``worse``) only when the interval over the test items *and* the one over the seeds
+    both lie above (below) zero, else "no measurable difference".
+
+    The item interval alone covers the choice of test items, not the training run; another seed, or
+    another machine's arithmetic, moves a bound that sits near zero across it. Asking both keeps a
+    verdict from hanging on one run.
+    """
+    if items.low > 0 and seeds.low > 0:
+        return better
+    if items.high < 0 and seeds.high < 0:
+        return worse
+    return "no measurable difference"
+
+
+def choose_on_dev(dev_by_seed: Mapping[Hashable, Sequence[float]]) -> Hashable:
+    """The first listed candidate whose dev score is not measurably below the best candidate's: the
+    paired t-interval over the seeds of (candidate - best) reaches zero. ``dev_by_seed`` maps each
+    candidate to its dev score per seed, the same seeds in the same order for all (at least 2).
+
+    Candidates the dev sets cannot tell apart go to the first listed (list the simplest first),
+    not to whichever one noise puts ahead. Raises ValueError for no candidates or unequal seeds.
+    """
+    keys = list(dev_by_seed)
+    if not keys:
+        raise ValueError("choose_on_dev needs at least one candidate")
+    n = {len(dev_by_seed[k]) for k in keys}
+    if len(n) != 1 or n.pop() < 2:
+        raise ValueError(f"every candidate needs the same seeds, at least 2; got {[len(dev_by_seed[k]) for k in keys]}")
+    best = max(keys, key=lambda k: float(np.mean(dev_by_seed[k])))
+    for k in keys:
+        if k == best:
+            return k
+        diff = np.asarray(dev_by_seed[k], float) - np.asarray(dev_by_seed[best], float)
+        if seed_interval(diff).high >= 0:
+            return k
+    return best
 
 
 def distinguishable(difference: Interval) -> bool:
