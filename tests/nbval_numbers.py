@@ -133,8 +133,10 @@ def compare_text(ref, test, tolerances: dict | None = None) -> list[str]:
     ref_skeleton, ref_numbers = split_numbers(ref)
     test_skeleton, test_numbers = split_numbers(test)
     if ref_skeleton != test_skeleton and tolerances and tolerances.get("words"):
-        for stored, alternative in tolerances["words"]:  # a verdict measured to flip between machines
-            test_skeleton = test_skeleton.replace(alternative, stored)
+        allowed = {tuple(pair) for pair in tolerances["words"]}  # verdicts measured to flip between machines
+        changes = word_changes(ref_skeleton, test_skeleton)
+        if changes is not None and all(c in allowed for c in changes):
+            test_skeleton = ref_skeleton
     if ref_skeleton != test_skeleton:
         return ["text differs (not only numbers): " + _skeleton_diff(ref_skeleton, test_skeleton)]
     allowed = {}
@@ -223,7 +225,7 @@ def measure_spread(stored: dict, runs: dict[str, dict], sanitize=None) -> tuple[
                             continue
                         entry.setdefault("words", {})[name] = changes
                     entry["dev"][name] = [abs(a.value - b.value) for a, b in zip(numbers, test_numbers)]
-                if numbers:
+                if numbers or entry.get("words"):
                     spread.setdefault(cell_id, {})[f"{key}:{j}"] = entry
     return spread, findings
 
