@@ -41,6 +41,19 @@ class TrainConfig:
             raise ValueError(f"batch sizes must be >= 1, got {bad}")
 
 
+
+def make_optimizer(model, weighting, config):
+    """AdamW with the body at ``config.lr``, the heads (and any weighting parameters) at
+    ``config.head_lr``, and warm-up then linear decay: (optimizer, scheduler)."""
+    heads = [p for p in model.heads.parameters() if p.requires_grad]
+    head_ids = {id(p) for p in heads}
+    body = [p for p in model.parameters() if p.requires_grad and id(p) not in head_ids]
+    groups = [{"params": body, "lr": config.lr}, {"params": heads, "lr": config.head_lr}]
+    if list(weighting.parameters()):
+        groups.append({"params": list(weighting.parameters()), "lr": config.head_lr, "weight_decay": 0.0})
+    optim = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=config.weight_decay)
+    return optim, warmup_linear_decay(optim, config.warmup_steps, config.steps)
+
 def train_ragmtl(model: RAGMTLModel, train: dict, config: TrainConfig | None = None,
                  weighting: Weighting | None = None, desc: str = "training") -> list[dict[str, float]]:
     """Train ``model`` on the training splits ``train`` (task -> split, exactly the model's tasks).
@@ -66,14 +79,7 @@ def train_ragmtl(model: RAGMTLModel, train: dict, config: TrainConfig | None = N
     torch.manual_seed(config.seed)
     rngs = {t: np.random.default_rng([config.seed, i]) for i, t in enumerate(model.tasks)}
     shared = model.shared_parameters()
-    heads = [p for p in model.heads.parameters() if p.requires_grad]
-    head_ids = {id(p) for p in heads}
-    body = [p for p in model.parameters() if p.requires_grad and id(p) not in head_ids]
-    groups = [{"params": body, "lr": config.lr}, {"params": heads, "lr": config.head_lr}]
-    if list(weighting.parameters()):
-        groups.append({"params": list(weighting.parameters()), "lr": config.head_lr, "weight_decay": 0.0})
-    optim = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=config.weight_decay)
-    sched = warmup_linear_decay(optim, config.warmup_steps, config.steps)
+    optim, sched = make_optimizer(model, weighting, config)
     history = []
     model.train()
     for _ in progress(range(config.steps), total=config.steps, desc=desc, disable=not config.show_progress):

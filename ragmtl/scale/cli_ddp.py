@@ -61,22 +61,11 @@ def _rank(rank: int, nproc: int, port: int, args, config, train_config, names, s
 
 def train_distributed(args, config, train_config, names, nproc: int) -> dict:
     """Run the training on ``nproc`` processes; return rank 0's test scores ({task: {metric: value}})."""
-    import torch.multiprocessing as mp
-
-    from .ddp import DistributedRunError, free_port
+    from .ddp import free_port, spawn_ranks
 
     args = SimpleNamespace(**{k: getattr(args, k) for k in ("out", "overwrite", "max_test", "weighting",
                                                               "no_generation")})  # picklable for spawn
     with tempfile.TemporaryDirectory() as tmp:
         scores_path = os.path.join(tmp, "scores.json")
-        try:
-            mp.start_processes(_rank, args=(nproc, free_port(), args, config, train_config, names, scores_path),
-                               nprocs=nproc, join=True, start_method="spawn")
-        except mp.ProcessRaisedException as err:
-            last = str(err).strip().splitlines()[-1]
-            raise DistributedRunError(f"rank {err.error_index} of {nproc} failed: {last}; nothing was saved "
-                                      f"to {args.out}") from None
-        except mp.ProcessExitedException as err:
-            raise DistributedRunError(f"rank {err.error_index} of {nproc} exited with code {err.exit_code}; "
-                                      f"nothing was saved to {args.out}") from None
+        spawn_ranks(_rank, (nproc, free_port(), args, config, train_config, names, scores_path), nproc, args.out)
         return json.loads(Path(scores_path).read_text())

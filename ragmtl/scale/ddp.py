@@ -163,19 +163,24 @@ def launch_multitask(model: nn.Module, weighting, data: dict[str, TaskData], con
     ``config.batch_size`` is the per-process batch. Raises ``ValueError`` for GradNorm / PCGrad and :class:`DistributedRunError` (naming the
     rank and its error) when any rank fails; the other ranks are stopped and ``out`` is not written.
     """
-    import torch.multiprocessing as mp
-
     ddp = ddp or DDPConfig()
     check_weighting(weighting)
     port = ddp.port or free_port()
     args = (model, weighting, data, config, ddp, os.fspath(out), model_config, port)
+    spawn_ranks(train_multitask_rank, args, ddp.world_size, out)
+
+
+def spawn_ranks(fn, args: tuple, nprocs: int, out) -> None:
+    """Run ``fn(rank, *args)`` on ``nprocs`` spawned processes; a failing rank becomes a
+    :class:`DistributedRunError` naming it (and saying that nothing was saved to ``out``)."""
+    import torch.multiprocessing as mp
+
     try:
-        mp.start_processes(train_multitask_rank, args=args, nprocs=ddp.world_size, join=True,
-                           start_method="spawn")
+        mp.start_processes(fn, args=args, nprocs=nprocs, join=True, start_method="spawn")
     except mp.ProcessRaisedException as err:
         last = str(err).strip().splitlines()[-1]
-        raise DistributedRunError(f"rank {err.error_index} of {ddp.world_size} failed: {last}; "
+        raise DistributedRunError(f"rank {err.error_index} of {nprocs} failed: {last}; "
                                   f"nothing was saved to {out}") from None
     except mp.ProcessExitedException as err:
-        raise DistributedRunError(f"rank {err.error_index} of {ddp.world_size} exited with code {err.exit_code}; "
+        raise DistributedRunError(f"rank {err.error_index} of {nprocs} exited with code {err.exit_code}; "
                                   f"nothing was saved to {out}") from None

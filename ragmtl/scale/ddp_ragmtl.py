@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.train import TrainConfig
+from ..models.train import TrainConfig, make_optimizer
 from ..mtl.weighting import EqualWeighting
-from ..utils import bf16_autocast, warmup_linear_decay
+from ..utils import bf16_autocast
 from .ddp import check_weighting
 
 __all__ = ["TaskLosses", "train_ragmtl_ddp"]
@@ -62,14 +62,7 @@ def train_ragmtl_ddp(model, train: dict, config: TrainConfig | None = None, weig
             raise ValueError(f"task {t!r} has {len(rows)} trainable examples: fewer than the {world} ranks")
     torch.manual_seed(config.seed + rank)
     rngs = {t: np.random.default_rng([config.seed, i]) for i, t in enumerate(model.tasks)}
-    heads = [p for p in model.heads.parameters() if p.requires_grad]
-    head_ids = {id(p) for p in heads}
-    body = [p for p in model.parameters() if p.requires_grad and id(p) not in head_ids]
-    groups = [{"params": body, "lr": config.lr}, {"params": heads, "lr": config.head_lr}]
-    if list(weighting.parameters()):
-        groups.append({"params": list(weighting.parameters()), "lr": config.head_lr, "weight_decay": 0.0})
-    optim = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=config.weight_decay)
-    sched = warmup_linear_decay(optim, config.warmup_steps, config.steps)
+    optim, sched = make_optimizer(model, weighting, config)
     replica = DistributedDataParallel(TaskLosses(model, config.bf16), find_unused_parameters=True)
     shared, history = model.shared_parameters(), []
     model.train()
